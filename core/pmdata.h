@@ -1,0 +1,79 @@
+/*
+ * pmdata.h - the core's pure data library (libpmdata): primitive registry,
+ * aggregate parsing, rendering, aggregation cache, packet decoder, batches.
+ * No threads, no globals that change after start-up, no I/O.  The runtime
+ * (host.c) puts these functions into the host table; unit tests and the
+ * fake host in tests/ call them directly.
+ *
+ * Every function here has exactly the signature of its pm_host member.
+ */
+#ifndef PMACCT_CORE_PMDATA_H
+#define PMACCT_CORE_PMDATA_H
+
+#include <pmacct/pm_host.h>
+#include <pmacct/pm_module.h>
+#include <pmacct/pm_record.h>
+
+/* ---- batches (batch.c) ------------------------------------------------- */
+/* A batch of `cap` records with an arena of arena_cap bytes and a packet
+ * buffer of pktbuf_cap bytes (0: none).  NULL on ENOMEM. */
+struct pm_batch *pmc_batch_new(uint32_t cap, uint32_t arena_cap,
+                               uint32_t pktbuf_cap);
+void pmc_batch_free(struct pm_batch *b);
+/* Empty a batch for reuse: n = 0, records zeroed lazily (a capture gets
+ * zeroed records from pmc_batch_next), drops cleared, arena emptied. */
+void pmc_batch_reset(struct pm_batch *b);
+/* Append a zeroed record; NULL when full. */
+struct pm_rec *pmc_batch_next(struct pm_batch *b);
+/* Copy src (n records, drop bitmap, arena, packets; pkt pointers rebased)
+ * into dst, which must have at least the same capacities. */
+int pmc_batch_copy(struct pm_batch *dst, const struct pm_batch *src);
+int pmc_batch_str(struct pm_batch *b, const char *s, size_t len,
+                  pm_sref_t *out);
+uint8_t *pmc_batch_pkt(struct pm_batch *b, size_t len);
+
+/* ---- registry (prim.c) ------------------------------------------------- */
+int pmc_prim_lookup(const char *name);
+const struct pm_prim_info *pmc_prim_info(unsigned id);
+int pmc_prim_parse(unsigned id, const char *text, struct pm_rec *r,
+                   struct pm_batch *b);
+/* Parse an `aggregate` value ("src_host, dst_host,proto") into primitive
+ * ids sorted in pmacct's print order, plus the sum mode and whether
+ * `flows` was asked for.  Unknown names: -EINVAL with a message in err
+ * naming the word and, when close, a suggestion ("did you mean src_host?").
+ * sum_* primitives and `none` are handled as pmacct does. */
+int pmc_aggregate_parse(const char *text, uint16_t *ids, uint32_t *nids,
+                        uint32_t maxids, uint32_t *sum_mode, int *flows,
+                        char *err, size_t errlen);
+/* Number of registered primitives and iteration (for `-a` listings and the
+ * generated docs). */
+unsigned pmc_prim_count(void);
+const struct pm_prim_info *pmc_prim_at(unsigned index);
+/* Closest known name to `word` by edit distance, or NULL (for messages). */
+const char *pmc_prim_suggest(const char *word);
+
+/* ---- rendering (render.c) ---------------------------------------------- */
+struct pm_render *pmc_render_new(const struct pm_render_cfg *cfg);
+void pmc_render_free(struct pm_render *r);
+int pmc_render_header(struct pm_render *r, struct pm_buf *out);
+int pmc_render_row(struct pm_render *r, const struct pm_row *row,
+                   struct pm_buf *out);
+int pmc_buf_printf(struct pm_buf *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int pmc_buf_append(struct pm_buf *out, const char *s, size_t len);
+
+/* ---- aggregation cache (cache.c) --------------------------------------- */
+struct pm_cache *pmc_cache_new(const struct pm_instance *inst,
+                               const struct pm_cache_cfg *cfg);
+void pmc_cache_free(struct pm_cache *c);
+int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b);
+int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud);
+uint64_t pmc_cache_count(const struct pm_cache *c);
+void pmc_cache_clear(struct pm_cache *c);
+uint64_t pmc_cache_overflows(const struct pm_cache *c);
+
+/* ---- packet decoder (decode.c) ----------------------------------------- */
+int pmc_decode_packet(struct pm_rec *r, int dlt, const uint8_t *pkt,
+                      uint32_t caplen, uint32_t len, uint32_t flags);
+
+#endif /* PMACCT_CORE_PMDATA_H */

@@ -1,0 +1,344 @@
+/*
+ * pm_host.h - everything a module may ask of the core.  The core hands a
+ * `const struct pm_host *` to init(); modules call nothing else of the
+ * core (no link-time coupling: modules are dlopen'd RTLD_LOCAL).  A test
+ * can hand a module a fake host: it is just a struct.
+ *
+ * Thread rules: every function here is safe to call from any thread
+ * unless its comment says otherwise.  Objects created by a module
+ * (caches, renderers) belong to that module instance and are not locked
+ * by the core: the module serialises its own use of them.
+ *
+ * New functions are only ever appended (ABI minor bump); a module built
+ * for a newer minor checks host->abi before calling them.
+ */
+#ifndef PMACCT_PM_HOST_H
+#define PMACCT_PM_HOST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <pmacct/pm_module.h>
+#include <pmacct/pm_record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Log levels (syslog's numbers). */
+enum pm_log_level {
+    PM_LOG_ERR = 3,
+    PM_LOG_WARNING = 4,
+    PM_LOG_NOTICE = 5,
+    PM_LOG_INFO = 6,
+    PM_LOG_DEBUG = 7,
+};
+
+/*
+ * What the core tells a module instance about itself.  Filled by the core,
+ * read-only for the module, valid until fini() returns.
+ */
+struct pm_instance {
+    uint32_t size;        /* sizeof(struct pm_instance) of the core */
+    uint32_t kind;        /* enum pm_module_kind */
+    const char *name;     /* instance name: "a" in memory[a]; "default" */
+    const char *module;   /* module name: "memory" */
+    const char *pipeline; /* pipeline this instance serves (NULL: capture) */
+    const char *daemon;   /* pmacctd, nfacctd, sfacctd, ... */
+    const char *config_file;
+    /* Pipeline aggregation: primitive ids in pmacct's print order, and the
+     * same as a set.  Captures see the union over all pipelines so they
+     * can skip work nobody needs. */
+    const uint16_t *aggregate;
+    uint32_t naggregate;
+    uint32_t debug; /* debug: true */
+    pm_pset_t aggregate_set;
+    uint32_t sum_mode;  /* enum pm_sum_mode: sum_host etc. */
+    uint32_t savefile;  /* 1 when the daemon reads a finite input */
+    uint32_t instance_id; /* unique per daemon, for writer_id etc. */
+    uint32_t _pad;
+    void *core; /* the core's; modules do not touch it */
+};
+
+/* sum_* aggregation: one aggregate counts traffic in both directions. */
+enum pm_sum_mode {
+    PM_SUM_NONE = 0,
+    PM_SUM_HOST,
+    PM_SUM_NET,
+    PM_SUM_AS,
+    PM_SUM_PORT,
+    PM_SUM_MAC,
+};
+
+/* Capture flags returned by host->capture_needs(). */
+#define PM_CAPF_KEEP_PACKETS 0x01u /* copy packet bytes into batch->pktbuf */
+
+/* Decoder flags for host->decode_packet(). */
+#define PM_DECF_NONE 0u
+
+/* Link types understood by decode_packet (pcap DLT values). */
+#define PM_DLT_EN10MB 1
+#define PM_DLT_RAW 12 /* also 14 and 101 on some systems */
+#define PM_DLT_LINUX_SLL 113
+#define PM_DLT_LINUX_SLL2 276
+#define PM_DLT_NULL 0
+#define PM_DLT_LOOP 108
+#define PM_DLT_IPV4 228
+#define PM_DLT_IPV6 229
+
+/* Result of host->decode_packet(). */
+enum pm_decode_result {
+    PM_DEC_OK = 0,       /* record filled */
+    PM_DEC_NOT_IP = 1,   /* valid frame but not IPv4/IPv6: record has L2 only */
+    PM_DEC_TRUNCATED = 2, /* caplen too short for a header that is claimed */
+    PM_DEC_BAD = 3,      /* malformed header */
+    PM_DEC_UNKNOWN_DLT = 4,
+};
+
+/* Output formats rendered by the core, the same for every output. */
+enum pm_fmt {
+    PM_FMT_FORMATTED = 0, /* pmacct's fixed-width columns */
+    PM_FMT_CSV = 1,
+    PM_FMT_JSON = 2,
+    PM_FMT_EVENT = 3, /* space-separated "key=value" (reserved) */
+};
+
+/* Renderer flags. */
+#define PM_RENDER_NUM_PROTOS 0x01u  /* print_num_protos: proto as a number */
+#define PM_RENDER_NO_FLOWS 0x02u    /* omit the FLOWS column */
+#define PM_RENDER_ALL_FIELDS 0x04u  /* pmacct -a: every field, even unused */
+#define PM_RENDER_EVENT_TYPE 0x08u  /* JSON: "event_type": <event> first */
+#define PM_RENDER_STAMPS 0x10u      /* stamp_inserted/stamp_updated columns */
+#define PM_RENDER_TS_EPOCH 0x20u    /* timestamps_since_epoch */
+#define PM_RENDER_TS_SECS 0x40u     /* timestamps_secs: no microseconds */
+
+/* How a renderer is set up: which columns, which format. */
+struct pm_render_cfg {
+    uint32_t fmt;   /* enum pm_fmt */
+    uint32_t flags; /* PM_RENDER_* */
+    const uint16_t *prims; /* columns (primitive ids) in print order */
+    uint32_t nprims;
+    uint32_t sum_mode;     /* enum pm_sum_mode, changes column names */
+    const char *separator; /* CSV separator, default "," */
+    const char *event;     /* JSON event_type value, e.g. "purge" */
+    uint32_t writer_id;    /* JSON writer_id (0: none) */
+    uint32_t _pad;
+};
+
+/* One aggregate as outputs see it. */
+struct pm_row {
+    const struct pm_rec *rec; /* key primitives (presence bits set) */
+    const char *arena;        /* where rec's string refs point */
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t flows;
+    pm_ts_t first; /* first and last time this aggregate was updated */
+    pm_ts_t last;
+    uint64_t stamp_inserted; /* time bin start (0 without history) */
+    uint64_t stamp_updated;  /* when the row is written (0: none) */
+};
+
+/* A growable text buffer used by the render functions.  Modules own it;
+ * free p with free(). */
+struct pm_buf {
+    char *p;
+    size_t len;
+    size_t cap;
+};
+
+struct pm_render;   /* opaque: a configured renderer */
+struct pm_cache;    /* opaque: an aggregation cache */
+struct pm_counter;  /* opaque: a named stats counter */
+
+/* Cache configuration. */
+struct pm_cache_cfg {
+    uint64_t history_secs;   /* time bin length; 0 = no time bins */
+    uint32_t history_months; /* >0: bins of N calendar months */
+    uint32_t roundoff;       /* *_history_roundoff: 0 or 'm','h','d','w','M' */
+    int64_t history_offset;  /* *_history_offset seconds */
+    uint64_t max_entries;    /* 0 = unbounded; else new aggregates beyond
+                                are counted as dropped */
+    uint32_t flags;          /* reserved */
+    uint32_t _pad;
+};
+
+/* Return values of a cache walk callback. */
+#define PM_WALK_NEXT 0
+#define PM_WALK_STOP 1
+#define PM_WALK_DELETE 2 /* remove this aggregate */
+#define PM_WALK_RESET 4  /* zero this aggregate's counters */
+
+typedef int (*pm_walk_fn)(void *ud, const struct pm_row *row);
+
+/* Primitive description from the registry. */
+struct pm_prim_info {
+    uint16_t id;
+    uint16_t type;       /* internal value type (see core docs) */
+    const char *name;    /* config name: "src_host" */
+    const char *column;  /* formatted/CSV header: "SRC_IP" */
+    const char *json;    /* JSON key: "ip_src" */
+    const char *sql;     /* SQL column: "ip_src" */
+    const char *desc;    /* one line, as `pmacctd -a` prints */
+    uint16_t width;      /* formatted column width */
+    uint16_t print_order;
+};
+
+/*
+ * The host table.  abi/size first; functions appended only.
+ */
+struct pm_host {
+    uint32_t abi;  /* PM_ABI of the core */
+    uint32_t size; /* sizeof(struct pm_host) of the core */
+
+    /* --- logging (since 1.0) --------------------------------------------
+     * log: one line, prefixed by the core with the instance's tag
+     * "[kind:module:name]".  Never blocks on the per-record path more than
+     * a formatted write; use log_limited there. */
+    void (*log)(const struct pm_instance *inst, int level, const char *fmt,
+                ...) __attribute__((format(printf, 3, 4)));
+    /* log_limited: as log, but at most `burst` lines per minute per call
+     * site key; the count of suppressed lines is logged later. */
+    void (*log_limited)(const struct pm_instance *inst, int level,
+                        const char *key, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+    /* --- time and lifecycle (since 1.0) --------------------------------- */
+    /* Current wall-clock time (CLOCK_REALTIME).  Time bins are taken from
+     * the records' own timestamps by the cache, not from this clock. */
+    void (*now)(const struct pm_instance *inst, pm_ts_t *ts);
+    /* Non-zero once the daemon is shutting down. */
+    int (*stopping)(const struct pm_instance *inst);
+
+    /* --- batches, for captures (since 1.0) ------------------------------
+     * batch_get: an empty batch (n = 0) to fill.  Blocks while every batch
+     * is in flight and the overload policy is "block"; returns NULL when
+     * the daemon stops.
+     * batch_emit: hand a filled batch to every pipeline; the capture must
+     * not touch it afterwards.  Returns 0, or -ENOBUFS when a pipeline's
+     * queue was full under policy "drop" (records counted as dropped).
+     * batch_release: give an unused batch back. */
+    struct pm_batch *(*batch_get)(const struct pm_instance *inst);
+    int (*batch_emit)(const struct pm_instance *inst, struct pm_batch *b);
+    void (*batch_release)(const struct pm_instance *inst, struct pm_batch *b);
+    /* Copy `len` bytes of string s into b's arena; *out refers to them.
+     * Returns 0 or -ENOMEM. */
+    int (*batch_str)(struct pm_batch *b, const char *s, size_t len,
+                     pm_sref_t *out);
+    /* Reserve `len` bytes of packet storage in b (for rec->pkt).
+     * Returns NULL when the batch's packet buffer is full: emit and get a
+     * new batch. */
+    uint8_t *(*batch_pkt)(struct pm_batch *b, size_t len);
+    /* PM_CAPF_* flags: what the pipelines need from this capture, and the
+     * snaplen they need (0: whatever the capture uses). */
+    uint32_t (*capture_needs)(const struct pm_instance *inst,
+                              uint32_t *snaplen);
+
+    /* --- packet decoding (since 1.0) ------------------------------------
+     * Decode an L2 frame (dlt: PM_DLT_*) into r: MACs, VLAN/QinQ, MPLS,
+     * IPv4/IPv6 (extension headers, fragments), TCP/UDP/ICMP/SCTP ports,
+     * tcpflags, tos; bytes = IP length, packets = 1.  Sets r->l3_off etc.
+     * Returns enum pm_decode_result.  The same decoder serves pcap, NFLOG
+     * and the sampled headers of sFlow/IPFIX. */
+    int (*decode_packet)(struct pm_rec *r, int dlt, const uint8_t *pkt,
+                         uint32_t caplen, uint32_t len, uint32_t flags);
+
+    /* --- primitive registry (since 1.0) --------------------------------- */
+    /* Primitive id of a config name ("src_host"), or -ENOENT. */
+    int (*prim_lookup)(const char *name);
+    /* Description of a primitive id, or NULL. */
+    const struct pm_prim_info *(*prim_info)(unsigned id);
+    /* Parse a primitive value from text into r (sets the presence bit;
+     * strings go into `b`'s arena when b is not NULL).  Used by the
+     * client's -M/-N matching and by maps.  Returns 0 or -EINVAL. */
+    int (*prim_parse)(unsigned id, const char *text, struct pm_rec *r,
+                      struct pm_batch *b);
+
+    /* --- rendering (since 1.0) ------------------------------------------
+     * Renderers produce exactly pmacct's text for each format.  The cfg
+     * is copied; free with render_free. */
+    struct pm_render *(*render_new)(const struct pm_render_cfg *cfg);
+    void (*render_free)(struct pm_render *r);
+    /* Append the header line (formatted/CSV; nothing for JSON). */
+    int (*render_header)(struct pm_render *r, struct pm_buf *out);
+    /* Append one row with its newline. */
+    int (*render_row)(struct pm_render *r, const struct pm_row *row,
+                      struct pm_buf *out);
+    /* Append printf-style text to a buffer. */
+    int (*buf_printf)(struct pm_buf *out, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+    /* --- aggregation cache (since 1.0) ----------------------------------
+     * One per output instance.  Keys are the instance's aggregate set (and
+     * time bin when history is on); counters packets/bytes/flows plus
+     * first/last times.  Not locked: the module serialises its calls. */
+    struct pm_cache *(*cache_new)(const struct pm_instance *inst,
+                                  const struct pm_cache_cfg *cfg);
+    void (*cache_free)(struct pm_cache *c);
+    /* Account every non-dropped record of b.  Returns the number of
+     * records accounted, or -errno. */
+    int (*cache_add)(struct pm_cache *c, const struct pm_batch *b);
+    /* Visit every aggregate; the callback returns PM_WALK_* bits. */
+    int (*cache_walk)(struct pm_cache *c, pm_walk_fn fn, void *ud);
+    /* Number of aggregates held. */
+    uint64_t (*cache_count)(const struct pm_cache *c);
+    /* Drop every aggregate (after a purge). */
+    void (*cache_clear)(struct pm_cache *c);
+    /* Aggregates refused because max_entries was reached. */
+    uint64_t (*cache_overflows)(const struct pm_cache *c);
+
+    /* --- stats (since 1.0) ----------------------------------------------
+     * A named counter of the instance, exported through the client and the
+     * metrics module as pmacct_<module>_<name>{instance="..."}.  The
+     * pointer stays valid for the daemon's life; add with pm_counter_add. */
+    uint64_t *(*counter)(const struct pm_instance *inst, const char *name,
+                         const char *help);
+
+    /* --- configuration and files (since 1.0) ----------------------------
+     * conf_get: raw text of a key for this instance (instance value, else
+     * global), or NULL.  For keys owned by other modules or the core, e.g.
+     * an output reading "sql_history".
+     * path_expand: expand strftime sequences for time t and pmacct's
+     * $-variables ($peer_src_ip, $tag, $tag2, $post_tag, $pre_tag_label...)
+     * from rec (may be NULL) into out.  Returns 0 or -ENAMETOOLONG. */
+    const char *(*conf_get)(const struct pm_instance *inst, const char *key);
+    int (*path_expand)(const struct pm_instance *inst, const char *tmpl,
+                       time_t t, const struct pm_rec *rec, char *out,
+                       size_t outlen);
+
+    /* --- stats walk (since 1.0) -----------------------------------------
+     * Render every counter of the daemon (all instances) as text lines
+     * "name{labels} value\n" (Prometheus text format without HELP) into
+     * out.  Used by the memory module to answer the client and by the
+     * metrics module. */
+    int (*stats_render)(struct pm_buf *out, int prometheus);
+};
+
+/* Add to a counter from any thread. */
+static inline void pm_counter_add(uint64_t *c, uint64_t v)
+{
+    __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+}
+
+/* Read a counter. */
+static inline uint64_t pm_counter_get(const uint64_t *c)
+{
+    return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* Convenience logging macros: need `host` and `inst` in scope. */
+#define PM_ERR(host, inst, ...) (host)->log((inst), PM_LOG_ERR, __VA_ARGS__)
+#define PM_WARN(host, inst, ...)                                               \
+    (host)->log((inst), PM_LOG_WARNING, __VA_ARGS__)
+#define PM_INFO(host, inst, ...) (host)->log((inst), PM_LOG_INFO, __VA_ARGS__)
+#define PM_DEBUG(host, inst, ...)                                              \
+    do {                                                                       \
+        if ((inst)->debug)                                                     \
+            (host)->log((inst), PM_LOG_DEBUG, __VA_ARGS__);                    \
+    } while (0)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PMACCT_PM_HOST_H */
