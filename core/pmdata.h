@@ -76,4 +76,17 @@ uint64_t pmc_cache_overflows(const struct pm_cache *c);
 int pmc_decode_packet(struct pm_rec *r, int dlt, const uint8_t *pkt,
                       uint32_t caplen, uint32_t len, uint32_t flags);
 
+/* ---- option values (optval.c) ------------------------------------------ */
+/* Parse `text` as option o's type and store it at (char *)config +
+ * o->offset (strings are strdup'ed; the caller frees them with
+ * pmc_options_free).  -EINVAL with a message in err ("expected a size like
+ * 10M, got 'x'"; "expected one of formatted|csv|json, got 'xml'"). */
+int pmc_option_parse(const struct pm_option *o, const char *text,
+                     void *config, char *err, size_t errlen);
+/* Set every option of the table to its default (defval, or zero). */
+int pmc_options_defaults(const struct pm_option *opts, void *config,
+                         char *err, size_t errlen);
+/* Free the strings stored by the two functions above. */
+void pmc_options_free(const struct pm_option *opts, void *config);
+
 #endif /* PMACCT_CORE_PMDATA_H */
