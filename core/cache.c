@@ -1,0 +1,641 @@
+/*
+ * cache.c - the aggregation cache: an open-addressing hash table (linear
+ * probing, power-of-two size, load <= 1/2) over fixed-size entries
+ * allocated from slabs.  The key is a compact copy of the record fields of
+ * the aggregate primitives (adjacent fields merged into one copy), plus the
+ * time bin when history is on; string primitives are keyed by a 64-bit
+ * hash and length, compared by value, and stored in the cache's arena.
+ * One cache belongs to one output instance; not locked (the owner
+ * serialises calls).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "prim_int.h"
+
+#define SLAB_SHIFT 12
+#define SLAB_N (1u << SLAB_SHIFT)
+#define MAX_SEGS 64
+#define MAX_STRS 24
+
+struct seg {
+    uint16_t rec_off; /* where in the record */
+    uint16_t key_off; /* where in the key */
+    uint16_t len;
+    uint16_t alt_off; /* sum_* second pass: read from here instead */
+};
+
+struct strk {
+    uint16_t rec_off; /* pm_sref_t in the record */
+    uint16_t key_off; /* hash(8) + len(4) + arena off(4) in the key */
+};
+
+/* Entry header; the key follows (keylen bytes, 8-aligned). */
+struct entry {
+    uint64_t hash; /* 0: free slot */
+    uint64_t packets, bytes, flows;
+    pm_ts_t first, last;
+    uint64_t stamp;
+};
+
+struct pm_cache {
+    struct pm_cache_cfg cfg;
+    pm_pset_t present;
+    struct seg segs[MAX_SEGS];
+    uint32_t nsegs;
+    struct strk strs[MAX_STRS];
+    uint32_t nstrs;
+    uint32_t keylen; /* multiple of 8 */
+    uint32_t esize;  /* sizeof(struct entry) + keylen */
+    uint32_t sum_mode;
+    int sum_alt; /* segments have alt_off */
+
+    uint8_t **slabs;
+    uint32_t nslabs, slabs_cap;
+    uint32_t nused;   /* entries handed out (high-water mark) */
+    uint32_t *freel;  /* free entry indices */
+    uint32_t nfree, freecap;
+    uint64_t count;
+
+    uint32_t *table; /* entry index + 1; 0 = empty */
+    uint32_t tmask;
+
+    char *arena;
+    size_t arena_len, arena_cap;
+
+    uint64_t overflows;
+    int have_anchor;
+    uint64_t anchor;
+
+    uint64_t *keybuf; /* scratch key */
+};
+
+static inline struct entry *entry_at(const struct pm_cache *c, uint32_t i)
+{
+    return (struct entry *)(void *)(c->slabs[i >> SLAB_SHIFT] +
+                                    (size_t)(i & (SLAB_N - 1)) * c->esize);
+}
+
+static inline uint8_t *entry_key(struct entry *e)
+{
+    return (uint8_t *)(e + 1);
+}
+
+static inline uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    }
+    return mix64(h);
+}
+
+static inline uint64_t hash_key(const uint64_t *k, uint32_t words)
+{
+    uint64_t h = 0x84222325cbf29ce4ULL;
+    uint32_t i;
+    for (i = 0; i < words; i++) {
+        h = (h ^ k[i]) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 31;
+    }
+    h = mix64(h);
+    return h ? h : 1;
+}
+
+static int seg_cmp(const void *a, const void *b)
+{
+    const struct seg *x = a, *y = b;
+    return (x->rec_off > y->rec_off) - (x->rec_off < y->rec_off);
+}
+
+static uint16_t sum_alt_off(uint32_t mode, unsigned id, uint16_t off)
+{
+    switch (mode) {
+    case PM_SUM_HOST:
+        if (id == PM_P_SRC_HOST)
+            return (uint16_t)offsetof(struct pm_rec, dst_host);
+        break;
+    case PM_SUM_NET:
+        if (id == PM_P_SRC_NET)
+            return (uint16_t)offsetof(struct pm_rec, dst_net);
+        break;
+    case PM_SUM_AS:
+        if (id == PM_P_SRC_AS)
+            return (uint16_t)offsetof(struct pm_rec, dst_as);
+        break;
+    case PM_SUM_PORT:
+        if (id == PM_P_SRC_PORT)
+            return (uint16_t)offsetof(struct pm_rec, dst_port);
+        break;
+    case PM_SUM_MAC:
+        if (id == PM_P_SRC_MAC)
+            return (uint16_t)offsetof(struct pm_rec, dst_mac);
+        break;
+    }
+    return off;
+}
+
+struct pm_cache *pmc_cache_new(const struct pm_instance *inst,
+                               const struct pm_cache_cfg *cfg)
+{
+    struct pm_cache *c = calloc(1, sizeof(*c));
+    struct seg raw[MAX_SEGS];
+    uint32_t nraw = 0, i, koff = 0;
+    int custom = 0;
+    if (!c)
+        return NULL;
+    if (cfg)
+        c->cfg = *cfg;
+    c->sum_mode = inst ? inst->sum_mode : PM_SUM_NONE;
+    for (i = 0; inst && i < inst->naggregate; i++) {
+        unsigned id = inst->aggregate[i];
+        const struct pm_prim_def *d = pmc_prim_def(id);
+        if (id >= PM_P_CUSTOM_BASE && id < PM_P_MAX) {
+            custom = 1;
+            pm_pset_set(&c->present, id);
+            continue;
+        }
+        if (!d)
+            continue;
+        pm_pset_set(&c->present, id);
+        if (d->info.type == PM_VT_STR) {
+            if (c->nstrs < MAX_STRS) {
+                c->strs[c->nstrs].rec_off = d->off;
+                c->nstrs++;
+            }
+            continue;
+        }
+        if (nraw < MAX_SEGS - 1) {
+            raw[nraw].rec_off = d->off;
+            raw[nraw].len = d->size;
+            raw[nraw].alt_off = sum_alt_off(c->sum_mode, id, d->off);
+            if (raw[nraw].alt_off != d->off)
+                c->sum_alt = 1;
+            nraw++;
+        }
+    }
+    if (custom && nraw < MAX_SEGS) {
+        raw[nraw].rec_off = (uint16_t)offsetof(struct pm_rec, custom);
+        raw[nraw].len = PM_REC_CUSTOM_BYTES;
+        raw[nraw].alt_off = raw[nraw].rec_off;
+        nraw++;
+    }
+    qsort(raw, nraw, sizeof(raw[0]), seg_cmp);
+    /* merge adjacent segments (not across a sum_* swapped one) */
+    for (i = 0; i < nraw; i++) {
+        struct seg *last = c->nsegs ? &c->segs[c->nsegs - 1] : NULL;
+        int swapped = raw[i].alt_off != raw[i].rec_off;
+        if (last && !swapped && last->alt_off == last->rec_off &&
+            last->rec_off + last->len == raw[i].rec_off) {
+            last->len = (uint16_t)(last->len + raw[i].len);
+            last->alt_off = last->rec_off;
+            koff += raw[i].len;
+            continue;
+        }
+        c->segs[c->nsegs] = raw[i];
+        c->segs[c->nsegs].key_off = (uint16_t)koff;
+        koff += raw[i].len;
+        c->nsegs++;
+    }
+    koff = (koff + 7) & ~7u;
+    for (i = 0; i < c->nstrs; i++) {
+        c->strs[i].key_off = (uint16_t)koff;
+        koff += 16;
+    }
+    if (c->cfg.history_secs || c->cfg.history_months)
+        koff += 8; /* time bin, last word */
+    if (koff == 0)
+        koff = 8;
+    c->keylen = (koff + 7) & ~7u;
+    c->esize = (uint32_t)sizeof(struct entry) + c->keylen;
+    c->keybuf = calloc(c->keylen / 8 + 1, 8);
+    c->tmask = 1023;
+    c->table = calloc(c->tmask + 1, sizeof(uint32_t));
+    if (!c->keybuf || !c->table) {
+        pmc_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void pmc_cache_free(struct pm_cache *c)
+{
+    uint32_t i;
+    if (!c)
+        return;
+    for (i = 0; i < c->nslabs; i++)
+        free(c->slabs[i]);
+    free(c->slabs);
+    free(c->freel);
+    free(c->table);
+    free(c->arena);
+    free(c->keybuf);
+    free(c);
+}
+
+static int grow_table(struct pm_cache *c)
+{
+    uint32_t ncap = (c->tmask + 1) * 2, i, *nt;
+    if (ncap == 0 || ncap > (1u << 31))
+        return -ENOMEM;
+    nt = calloc(ncap, sizeof(uint32_t));
+    if (!nt)
+        return -ENOMEM;
+    for (i = 0; i <= c->tmask; i++) {
+        uint32_t ix = c->table[i], pos;
+        if (!ix)
+            continue;
+        pos = (uint32_t)entry_at(c, ix - 1)->hash & (ncap - 1);
+        while (nt[pos])
+            pos = (pos + 1) & (ncap - 1);
+        nt[pos] = ix;
+    }
+    free(c->table);
+    c->table = nt;
+    c->tmask = ncap - 1;
+    return 0;
+}
+
+static int rebuild_table(struct pm_cache *c)
+{
+    uint32_t i;
+    memset(c->table, 0, ((size_t)c->tmask + 1) * sizeof(uint32_t));
+    for (i = 0; i < c->nused; i++) {
+        struct entry *e = entry_at(c, i);
+        uint32_t pos;
+        if (!e->hash)
+            continue;
+        pos = (uint32_t)e->hash & c->tmask;
+        while (c->table[pos])
+            pos = (pos + 1) & c->tmask;
+        c->table[pos] = i + 1;
+    }
+    return 0;
+}
+
+static int alloc_entry(struct pm_cache *c, uint32_t *out)
+{
+    if (c->nfree) {
+        *out = c->freel[--c->nfree];
+        return 0;
+    }
+    if ((c->nused >> SLAB_SHIFT) >= c->nslabs) {
+        if (c->nslabs == c->slabs_cap) {
+            uint32_t ncap = c->slabs_cap ? c->slabs_cap * 2 : 16;
+            uint8_t **ns = realloc(c->slabs, ncap * sizeof(*ns));
+            if (!ns)
+                return -ENOMEM;
+            c->slabs = ns;
+            c->slabs_cap = ncap;
+        }
+        c->slabs[c->nslabs] = malloc((size_t)SLAB_N * c->esize);
+        if (!c->slabs[c->nslabs])
+            return -ENOMEM;
+        c->nslabs++;
+    }
+    if (c->nused == UINT32_MAX - 1)
+        return -ENOMEM;
+    *out = c->nused++;
+    return 0;
+}
+
+static int arena_add(struct pm_cache *c, const char *s, size_t len,
+                     uint32_t *off)
+{
+    if (c->arena_len + len > c->arena_cap) {
+        size_t ncap = c->arena_cap ? c->arena_cap : 4096;
+        char *na;
+        while (ncap < c->arena_len + len)
+            ncap *= 2;
+        if (ncap > UINT32_MAX)
+            return -ENOMEM;
+        na = realloc(c->arena, ncap);
+        if (!na)
+            return -ENOMEM;
+        c->arena = na;
+        c->arena_cap = ncap;
+    }
+    if (len)
+        memcpy(c->arena + c->arena_len, s, len);
+    *off = (uint32_t)c->arena_len;
+    c->arena_len += len;
+    return 0;
+}
+
+static inline int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+static uint64_t time_bin(struct pm_cache *c, uint64_t t)
+{
+    if (c->cfg.history_months) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        int m;
+        localtime_r(&tt, &tm);
+        m = tm.tm_year * 12 + tm.tm_mon;
+        m -= m % (int)c->cfg.history_months;
+        tm.tm_year = m / 12;
+        tm.tm_mon = m % 12;
+        tm.tm_mday = 1;
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        return (uint64_t)mktime(&tm);
+    }
+    {
+        int64_t h = (int64_t)c->cfg.history_secs;
+        int64_t off = c->cfg.history_offset, base;
+        if (c->cfg.roundoff) {
+            time_t tt = (time_t)t;
+            struct tm tm;
+            int64_t gmtoff;
+            localtime_r(&tt, &tm);
+            gmtoff = tm.tm_gmtoff;
+            base = off - gmtoff;
+            if (c->cfg.roundoff == 'w')
+                base += 4 * 86400; /* epoch was a Thursday: weeks on Monday */
+        } else {
+            if (!c->have_anchor) {
+                c->anchor = t - t % 60;
+                c->have_anchor = 1;
+            }
+            base = (int64_t)c->anchor + off;
+        }
+        return (uint64_t)(base + floor_div((int64_t)t - base, h) * h);
+    }
+}
+
+static inline int key_equal(const struct pm_cache *c, struct entry *e,
+                            const uint64_t *k, const struct pm_rec *r,
+                            const struct pm_batch *b)
+{
+    const uint8_t *ek = entry_key(e), *kk = (const uint8_t *)k;
+    uint32_t i, first, tail;
+    if (!c->nstrs)
+        return memcmp(ek, kk, c->keylen) == 0;
+    /* strings: the key holds (hash, len, arena off); compare all but the
+     * offsets, then the bytes */
+    first = c->strs[0].key_off;
+    if (memcmp(ek, kk, first))
+        return 0;
+    for (i = 0; i < c->nstrs; i++) {
+        uint32_t ko = c->strs[i].key_off, elen, eoff;
+        pm_sref_t s;
+        if (memcmp(ek + ko, kk + ko, 12))
+            return 0;
+        memcpy(&elen, ek + ko + 8, 4);
+        memcpy(&eoff, ek + ko + 12, 4);
+        memcpy(&s, (const uint8_t *)r + c->strs[i].rec_off, sizeof(s));
+        if (elen && memcmp(c->arena + eoff, b->arena + s.off, elen))
+            return 0;
+    }
+    tail = first + 16 * c->nstrs;
+    return tail >= c->keylen || !memcmp(ek + tail, kk + tail, c->keylen - tail);
+}
+
+static int account(struct pm_cache *c, const struct pm_rec *r,
+                   const struct pm_batch *b, int alt)
+{
+    uint64_t *k = c->keybuf;
+    uint8_t *kb = (uint8_t *)k;
+    uint32_t i, pos, ix;
+    uint64_t h;
+    const pm_ts_t *ts;
+    struct entry *e;
+
+    memset(k, 0, c->keylen);
+    for (i = 0; i < c->nsegs; i++) {
+        const struct seg *s = &c->segs[i];
+        memcpy(kb + s->key_off, (const uint8_t *)r + (alt ? s->alt_off : s->rec_off),
+               s->len);
+    }
+    for (i = 0; i < c->nstrs; i++) {
+        pm_sref_t s;
+        uint64_t sh = 0;
+        memcpy(&s, (const uint8_t *)r + c->strs[i].rec_off, sizeof(s));
+        if (s.len) {
+            if ((uint64_t)s.off + s.len > b->arena_len)
+                s.len = 0;
+            else
+                sh = hash_bytes(b->arena + s.off, s.len);
+        }
+        memcpy(kb + c->strs[i].key_off, &sh, 8);
+        memcpy(kb + c->strs[i].key_off + 8, &s.len, 4);
+    }
+    ts = r->ts_start.sec ? &r->ts_start : &r->ts_arrival;
+    if (c->cfg.history_secs || c->cfg.history_months) {
+        uint64_t bin = time_bin(c, ts->sec);
+        memcpy(kb + c->keylen - 8, &bin, 8);
+    }
+    h = hash_key(k, c->keylen / 8);
+    pos = (uint32_t)h & c->tmask;
+    for (;;) {
+        ix = c->table[pos];
+        if (!ix)
+            break;
+        e = entry_at(c, ix - 1);
+        if (e->hash == h && key_equal(c, e, k, r, b))
+            goto found;
+        pos = (pos + 1) & c->tmask;
+    }
+    /* new aggregate */
+    if (c->cfg.max_entries && c->count >= c->cfg.max_entries) {
+        c->overflows++;
+        return 0;
+    }
+    if (alloc_entry(c, &ix) < 0)
+        return -ENOMEM;
+    e = entry_at(c, ix);
+    memset(e, 0, sizeof(*e));
+    memcpy(entry_key(e), k, c->keylen);
+    for (i = 0; i < c->nstrs; i++) {
+        pm_sref_t s;
+        uint32_t off = 0;
+        memcpy(&s, (const uint8_t *)r + c->strs[i].rec_off, sizeof(s));
+        if ((uint64_t)s.off + s.len > b->arena_len)
+            s.len = 0;
+        if (s.len && arena_add(c, b->arena + s.off, s.len, &off) < 0) {
+            c->freel[c->nfree++] = ix; /* freel sized below */
+            return -ENOMEM;
+        }
+        memcpy(entry_key(e) + c->strs[i].key_off + 12, &off, 4);
+    }
+    e->hash = h;
+    e->first = *ts;
+    e->last = r->ts_end.sec ? r->ts_end : *ts;
+    if (c->cfg.history_secs || c->cfg.history_months)
+        memcpy(&e->stamp, kb + c->keylen - 8, 8);
+    c->table[pos] = ix + 1;
+    c->count++;
+    if (c->count * 2 > (uint64_t)c->tmask + 1) {
+        if (grow_table(c) < 0)
+            return -ENOMEM;
+    }
+    goto add;
+found:
+    if (ts->sec < e->first.sec ||
+        (ts->sec == e->first.sec && ts->usec < e->first.usec))
+        e->first = *ts;
+    {
+        const pm_ts_t *l = r->ts_end.sec ? &r->ts_end : ts;
+        if (l->sec > e->last.sec ||
+            (l->sec == e->last.sec && l->usec > e->last.usec))
+            e->last = *l;
+    }
+add:
+    e->packets += r->packets;
+    e->bytes += r->bytes;
+    e->flows += r->flows;
+    return 1;
+}
+
+int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b)
+{
+    uint32_t i;
+    int n = 0, rc;
+    /* make sure a failed insert can always return its slot */
+    if (c->freecap < c->nfree + 2) {
+        uint32_t ncap = c->freecap ? c->freecap * 2 : 64;
+        uint32_t *nf = realloc(c->freel, ncap * sizeof(*nf));
+        if (!nf)
+            return -ENOMEM;
+        c->freel = nf;
+        c->freecap = ncap;
+    }
+    for (i = 0; i < b->n; i++) {
+        const struct pm_rec *r;
+        if (b->ndropped && pm_batch_dropped(b, i))
+            continue;
+        r = pm_batch_rec(b, i);
+        rc = account(c, r, b, 0);
+        if (rc < 0)
+            return rc;
+        if (c->sum_alt) {
+            rc = account(c, r, b, 1);
+            if (rc < 0)
+                return rc;
+        }
+        n++;
+    }
+    return n;
+}
+
+int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud)
+{
+    struct pm_rec rec;
+    struct pm_row row;
+    uint32_t i, j;
+    int deleted = 0, rc = 0;
+
+    for (i = 0; i < c->nused; i++) {
+        struct entry *e = entry_at(c, i);
+        const uint8_t *k;
+        int ret;
+        if (!e->hash)
+            continue;
+        k = entry_key(e);
+        memset(&rec, 0, sizeof(rec));
+        rec.present = c->present;
+        rec.l3_off = rec.l4_off = rec.payload_off = 0xffff;
+        for (j = 0; j < c->nsegs; j++)
+            memcpy((uint8_t *)&rec + c->segs[j].rec_off, k + c->segs[j].key_off,
+                   c->segs[j].len);
+        for (j = 0; j < c->nstrs; j++) {
+            pm_sref_t s;
+            memcpy(&s.len, k + c->strs[j].key_off + 8, 4);
+            memcpy(&s.off, k + c->strs[j].key_off + 12, 4);
+            memcpy((uint8_t *)&rec + c->strs[j].rec_off, &s, sizeof(s));
+        }
+        rec.packets = e->packets;
+        rec.bytes = e->bytes;
+        rec.flows = e->flows;
+        memset(&row, 0, sizeof(row));
+        row.rec = &rec;
+        row.arena = c->arena;
+        row.packets = e->packets;
+        row.bytes = e->bytes;
+        row.flows = e->flows;
+        row.first = e->first;
+        row.last = e->last;
+        row.stamp_inserted = e->stamp;
+        ret = fn(ud, &row);
+        if (ret & PM_WALK_RESET) {
+            e->packets = e->bytes = e->flows = 0;
+        }
+        if (ret & PM_WALK_DELETE) {
+            if (c->nfree >= c->freecap) {
+                uint32_t ncap = c->freecap ? c->freecap * 2 : 64;
+                uint32_t *nf;
+                while (ncap < c->nfree + 1)
+                    ncap *= 2;
+                nf = realloc(c->freel, ncap * sizeof(*nf));
+                if (!nf) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                c->freel = nf;
+                c->freecap = ncap;
+            }
+            e->hash = 0;
+            c->freel[c->nfree++] = i;
+            c->count--;
+            deleted = 1;
+        }
+        if (ret & PM_WALK_STOP)
+            break;
+    }
+    if (deleted) {
+        if (c->count == 0) {
+            pmc_cache_clear(c);
+        } else {
+            rebuild_table(c);
+        }
+    }
+    return rc;
+}
+
+uint64_t pmc_cache_count(const struct pm_cache *c)
+{
+    return c->count;
+}
+
+void pmc_cache_clear(struct pm_cache *c)
+{
+    memset(c->table, 0, ((size_t)c->tmask + 1) * sizeof(uint32_t));
+    c->nused = 0;
+    c->nfree = 0;
+    c->count = 0;
+    c->arena_len = 0;
+}
+
+uint64_t pmc_cache_overflows(const struct pm_cache *c)
+{
+    return c->overflows;
+}

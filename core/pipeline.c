@@ -1,0 +1,699 @@
+/*
+ * pipeline.c - the running daemon: batch pools, the bounded queues from
+ * captures to pipelines, one thread per capture (desc->run), one per
+ * pipeline (transforms' then the output's process() on each batch, tick()
+ * about once a second and when idle, reload() after SIGUSR2, flush(FINAL)
+ * at the end), one per service with a run().  Also the batch functions of
+ * the host table.
+ *
+ * Shared between threads:
+ *  - each pipeline's queue (struct bqueue) and pool (struct bpool): one
+ *    mutex each, taken once per batch, never per record.  The consumer is
+ *    woken only when it sleeps (consumer_waiting), a producer only when one
+ *    waits (producers_waiting).
+ *  - d->stop_captures, d->stop_all, d->reload_gen: atomics.
+ *  - d->mu/d->cv: captures report their end to the main thread.
+ *  - counters: relaxed atomics (stats.c).
+ * With one pipeline the capture's batch is handed over as is; with several
+ * it is copied into a batch of each other pipeline's pool.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pmd.h"
+#include "pmdata.h"
+
+#define ARENA_BYTES (64u * 1024u)
+
+static int load_flag(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void cond_init_mono(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* ---- pools --------------------------------------------------------------- */
+
+static int pool_init(struct bpool *p, uint32_t n, uint32_t cap,
+                     uint32_t pktbuf)
+{
+    uint32_t i;
+    memset(p, 0, sizeof(*p));
+    pthread_mutex_init(&p->mu, NULL);
+    cond_init_mono(&p->avail);
+    p->free = calloc(n, sizeof(*p->free));
+    p->all = calloc(n, sizeof(*p->all));
+    if (!p->free || !p->all)
+        return -ENOMEM;
+    for (i = 0; i < n; i++) {
+        struct pm_batch *b = pmc_batch_new(cap, ARENA_BYTES, pktbuf);
+        if (!b)
+            return -ENOMEM;
+        b->core_private = p;
+        p->all[i] = b;
+        p->free[i] = b;
+        p->total++;
+        p->nfree++;
+    }
+    return 0;
+}
+
+static void pool_fini(struct bpool *p)
+{
+    uint32_t i;
+    for (i = 0; p->all && i < p->total; i++)
+        pmc_batch_free(p->all[i]);
+    free(p->all);
+    free(p->free);
+    if (p->total || p->all) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->avail);
+    }
+    memset(p, 0, sizeof(*p));
+}
+
+/* A free batch, or NULL when *stop becomes non-zero while waiting. */
+static struct pm_batch *pool_get(struct bpool *p, const int *stop)
+{
+    struct pm_batch *b = NULL;
+    pthread_mutex_lock(&p->mu);
+    while (!p->nfree && !(stop && load_flag(stop))) {
+        p->waiting++;
+        pthread_cond_wait(&p->avail, &p->mu);
+        p->waiting--;
+    }
+    if (p->nfree)
+        b = p->free[--p->nfree];
+    pthread_mutex_unlock(&p->mu);
+    return b;
+}
+
+static void pool_put(struct pm_batch *b)
+{
+    struct bpool *p = b->core_private;
+    pthread_mutex_lock(&p->mu);
+    p->free[p->nfree++] = b;
+    if (p->waiting)
+        pthread_cond_signal(&p->avail);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_wake(struct bpool *p)
+{
+    if (!p->total)
+        return;
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->avail);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- queues -------------------------------------------------------------- */
+
+static int q_init(struct bqueue *q, uint32_t cap)
+{
+    memset(q, 0, sizeof(*q));
+    pthread_mutex_init(&q->mu, NULL);
+    cond_init_mono(&q->nonempty);
+    cond_init_mono(&q->nonfull);
+    q->cap = cap;
+    q->ring = calloc(cap, sizeof(*q->ring));
+    return q->ring ? 0 : -ENOMEM;
+}
+
+static void q_fini(struct bqueue *q)
+{
+    if (!q->ring)
+        return;
+    free(q->ring);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->nonempty);
+    pthread_cond_destroy(&q->nonfull);
+    memset(q, 0, sizeof(*q));
+}
+
+/* 0, or -ENOBUFS when full and !block. */
+static int q_push(struct bqueue *q, struct pm_batch *b, int block)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->n == q->cap) {
+        if (!block) {
+            pthread_mutex_unlock(&q->mu);
+            return -ENOBUFS;
+        }
+        q->producers_waiting++;
+        pthread_cond_wait(&q->nonfull, &q->mu);
+        q->producers_waiting--;
+    }
+    q->ring[(q->head + q->n) % q->cap] = b;
+    q->n++;
+    if (q->consumer_waiting)
+        pthread_cond_signal(&q->nonempty);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+static void q_set_done(struct bqueue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->done = 1;
+    pthread_cond_broadcast(&q->nonempty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void q_poke(struct bqueue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    pthread_cond_broadcast(&q->nonempty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* ---- host batch functions ------------------------------------------------ */
+
+static struct capture *cap_of(const struct pm_instance *inst)
+{
+    return (struct capture *)inst->core;
+}
+
+struct pm_batch *pmd_batch_get(const struct pm_instance *inst)
+{
+    struct capture *c = cap_of(inst);
+    struct pmd *d = c->st.d;
+    struct bpool *p = d->npls ? &d->pls[0]->pool : c->own;
+    struct pm_batch *b;
+    if (load_flag(&d->stop_captures))
+        return NULL;
+    b = pool_get(p, &d->stop_captures);
+    if (!b)
+        return NULL;
+    pmc_batch_reset(b);
+    b->origin.capture = inst->name;
+    b->origin.capture_id = inst->instance_id;
+    return b;
+}
+
+void pmd_batch_release(const struct pm_instance *inst, struct pm_batch *b)
+{
+    (void)inst;
+    if (b)
+        pool_put(b);
+}
+
+static void queue_full(struct pmd *d, struct pipeline *pl, uint32_t n)
+{
+    struct stage *out = pl->st[pl->nst - 1];
+    (void)d;
+    pm_counter_add(pl->c_dropped_q, n);
+    out->d->host.log_limited(&out->inst, PM_LOG_WARNING, "queue_full",
+                             "pipeline '%s' is not keeping up: its queue of "
+                             "%u batches is full, %u records dropped "
+                             "(dropped_queue_full counts them)",
+                             pl->id, pl->q.cap, n);
+}
+
+int pmd_batch_emit(const struct pm_instance *inst, struct pm_batch *b)
+{
+    struct capture *c = cap_of(inst);
+    struct pmd *d = c->st.d;
+    size_t i;
+    int rc = 0;
+    uint32_t n = b->n;
+
+    pm_counter_add(c->c_batches, 1);
+    pm_counter_add(c->c_records, n);
+    if (!d->npls) {
+        pool_put(b);
+        return 0;
+    }
+    for (i = 1; i < d->npls; i++) {
+        struct pipeline *pl = d->pls[i];
+        struct pm_batch *nb;
+        if (pl->overload_drop) {
+            /* racy peek: avoids a copy that would be dropped anyway */
+            if (__atomic_load_n(&pl->q.n, __ATOMIC_RELAXED) >= pl->q.cap) {
+                queue_full(d, pl, n);
+                rc = -ENOBUFS;
+                continue;
+            }
+        }
+        nb = pool_get(&pl->pool, &d->stop_all);
+        if (!nb)
+            continue;
+        pmc_batch_reset(nb);
+        if (pmc_batch_copy(nb, b) < 0) {
+            pool_put(nb);
+            continue;
+        }
+        nb->origin = b->origin;
+        if (q_push(&pl->q, nb, !pl->overload_drop) < 0) {
+            pool_put(nb);
+            queue_full(d, pl, n);
+            rc = -ENOBUFS;
+        }
+    }
+    if (q_push(&d->pls[0]->q, b, !d->pls[0]->overload_drop) < 0) {
+        pool_put(b);
+        queue_full(d, d->pls[0], n);
+        rc = -ENOBUFS;
+    }
+    return rc;
+}
+
+uint32_t pmd_capture_needs(const struct pm_instance *inst, uint32_t *snaplen)
+{
+    struct stage *s = inst->core;
+    if (snaplen)
+        *snaplen = s->d->snaplen;
+    return s->d->capf;
+}
+
+int pmd_stopping(const struct pm_instance *inst)
+{
+    struct stage *s = inst ? inst->core : NULL;
+    if (!s)
+        return 0;
+    if (inst->kind == PM_KIND_CAPTURE)
+        return load_flag(&s->d->stop_captures);
+    return load_flag(&s->d->stop_all);
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+static void now_ts(pm_ts_t *ts)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    ts->sec = (uint64_t)t.tv_sec;
+    ts->usec = (uint32_t)(t.tv_nsec / 1000);
+    ts->_pad = 0;
+}
+
+static void run_batch(struct pipeline *pl, struct pm_batch *b)
+{
+    size_t i;
+    pm_counter_add(pl->c_received, b->n);
+    pm_counter_add(pl->c_batches, 1);
+    for (i = 0; i < pl->nst; i++) {
+        struct stage *s = pl->st[i];
+        uint32_t before = b->ndropped;
+        int rc;
+        if (b->n && b->ndropped >= b->n)
+            break; /* nothing left to look at */
+        rc = s->mod->d->process(s->ctx, b);
+        if (rc < 0) {
+            pm_counter_add(s->c_errors, 1);
+            s->d->host.log_limited(&s->inst, PM_LOG_WARNING, "process",
+                                   "process() failed: %s", strerror(-rc));
+        }
+        if (b->ndropped > before) {
+            pm_counter_add(s->c_dropped, b->ndropped - before);
+            pm_counter_add(pl->c_dropped_stage, b->ndropped - before);
+        }
+    }
+}
+
+static void pl_tick(struct pipeline *pl)
+{
+    size_t i;
+    pm_ts_t now;
+    now_ts(&now);
+    for (i = 0; i < pl->nst; i++) {
+        struct stage *s = pl->st[i];
+        if (s->mod->d->tick && s->mod->d->tick(s->ctx, &now) < 0)
+            pm_counter_add(s->c_errors, 1);
+    }
+}
+
+static void pl_reload(struct pipeline *pl)
+{
+    size_t i;
+    for (i = 0; i < pl->nst; i++) {
+        struct stage *s = pl->st[i];
+        int rc;
+        if (!s->mod->d->reload)
+            continue;
+        rc = s->mod->d->reload(s->ctx);
+        if (rc < 0) {
+            pm_counter_add(s->c_errors, 1);
+            log_core(PM_LOG_WARNING,
+                     "pipeline '%s': reload of %s[%s] failed (%s): keeping "
+                     "the previous maps",
+                     pl->id, s->mod->name, s->inst.name, strerror(-rc));
+        }
+    }
+}
+
+static void *pl_main(void *arg)
+{
+    struct pipeline *pl = arg;
+    struct pmd *d = pl->st[0]->d;
+    struct bqueue *q = &pl->q;
+    uint64_t next_tick = mono_ns() + 1000000000ull;
+    size_t i;
+
+    for (;;) {
+        struct pm_batch *b = NULL;
+        int done = 0;
+        unsigned gen;
+        uint64_t now;
+
+        pthread_mutex_lock(&q->mu);
+        while (!q->n && !q->done) {
+            struct timespec ts;
+            now = mono_ns();
+            if (now >= next_tick)
+                break;
+            ts.tv_sec = (time_t)(next_tick / 1000000000ull);
+            ts.tv_nsec = (long)(next_tick % 1000000000ull);
+            q->consumer_waiting = 1;
+            pthread_cond_timedwait(&q->nonempty, &q->mu, &ts);
+            q->consumer_waiting = 0;
+            if (__atomic_load_n(&d->reload_gen, __ATOMIC_ACQUIRE) !=
+                pl->reload_seen)
+                break;
+        }
+        if (q->n) {
+            b = q->ring[q->head];
+            q->head = (q->head + 1) % q->cap;
+            q->n--;
+            if (q->producers_waiting)
+                pthread_cond_signal(&q->nonfull);
+        } else if (q->done) {
+            done = 1;
+        }
+        __atomic_store_n(pl->c_qdepth, (uint64_t)q->n, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&q->mu);
+
+        if (b) {
+            run_batch(pl, b);
+            pool_put(b);
+        }
+        gen = __atomic_load_n(&d->reload_gen, __ATOMIC_ACQUIRE);
+        if (gen != pl->reload_seen) {
+            pl->reload_seen = gen;
+            pl_reload(pl);
+        }
+        now = mono_ns();
+        if (now >= next_tick) {
+            pl_tick(pl);
+            next_tick = now + 1000000000ull;
+        }
+        if (done)
+            break;
+    }
+    for (i = 0; i < pl->nst; i++) {
+        struct stage *s = pl->st[i];
+        if (s->mod->d->flush && s->mod->d->flush(s->ctx, PM_FLUSH_FINAL) < 0)
+            pm_counter_add(s->c_errors, 1);
+    }
+    return NULL;
+}
+
+static void *cap_main(void *arg)
+{
+    struct capture *c = arg;
+    struct pmd *d = c->st.d;
+    int rc = c->st.mod->d->run(c->st.ctx);
+    c->rc = rc;
+    if (rc < 0) {
+        log_core(PM_LOG_ERR, "capture %s[%s] failed: %s", c->st.mod->name,
+                 c->st.inst.name, strerror(-rc));
+        __atomic_store_n(&d->exit_code, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_lock(&d->mu);
+    c->finished = 1;
+    d->ncaps_done++;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+static void *svc_main(void *arg)
+{
+    struct service *s = arg;
+    int rc = s->st.mod->d->run(s->st.ctx);
+    s->rc = rc;
+    if (rc < 0) {
+        log_core(PM_LOG_ERR, "service %s[%s] failed: %s", s->st.mod->name,
+                 s->st.inst.name, strerror(-rc));
+        __atomic_store_n(&s->st.d->exit_code, 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+void pmd_request_stop(struct pmd *d)
+{
+    size_t i;
+    __atomic_store_n(&d->stop_captures, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&d->mu);
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    for (i = 0; i < d->npls; i++)
+        pool_wake(&d->pls[i]->pool);
+    for (i = 0; i < d->ncaps; i++)
+        if (d->caps[i]->own)
+            pool_wake(d->caps[i]->own);
+}
+
+void pmd_request_reload(struct pmd *d)
+{
+    size_t i;
+    __atomic_add_fetch(&d->reload_gen, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < d->npls; i++)
+        if (d->pls[i]->q.ring)
+            q_poke(&d->pls[i]->q);
+}
+
+static void each_stage(struct pmd *d, void (*fn)(struct pmd *, struct stage *))
+{
+    size_t i, j;
+    for (i = 0; i < d->ncaps; i++)
+        fn(d, &d->caps[i]->st);
+    for (i = 0; i < d->npls; i++)
+        for (j = 0; j < d->pls[i]->nst; j++)
+            fn(d, d->pls[i]->st[j]);
+    for (i = 0; i < d->nsvcs; i++)
+        fn(d, &d->svcs[i]->st);
+}
+
+static int init_failed;
+
+static void init_one(struct pmd *d, struct stage *s)
+{
+    int rc;
+    if (init_failed)
+        return;
+    s->c_errors = stats_counter(s->mod->name, s->inst.name, "errors",
+                                "process() errors");
+    s->c_dropped = stats_counter(s->mod->name, s->inst.name, "dropped",
+                                 "records this stage dropped");
+    rc = s->mod->d->init(&d->host, &s->inst, s->config, &s->ctx);
+    if (rc < 0) {
+        log_core(PM_LOG_ERR, "%s %s[%s]: init failed: %s",
+                 kind_name(s->mod->d->kind), s->mod->name, s->inst.name,
+                 strerror(-rc));
+        init_failed = 1;
+        return;
+    }
+    s->inited = 1;
+}
+
+static void start_one(struct pmd *d, struct stage *s)
+{
+    int rc;
+    (void)d;
+    if (init_failed || !s->inited || !s->mod->d->start)
+        return;
+    rc = s->mod->d->start(s->ctx);
+    if (rc < 0) {
+        log_core(PM_LOG_ERR, "%s %s[%s]: start failed: %s",
+                 kind_name(s->mod->d->kind), s->mod->name, s->inst.name,
+                 strerror(-rc));
+        init_failed = 1;
+        return;
+    }
+    s->started = 1;
+}
+
+static void fini_one(struct pmd *d, struct stage *s)
+{
+    (void)d;
+    if (s->inited && s->mod->d->fini)
+        s->mod->d->fini(s->ctx);
+    s->inited = 0;
+    s->ctx = NULL;
+}
+
+static void stop_one(struct pmd *d, struct stage *s)
+{
+    (void)d;
+    if (s->inited && s->mod->d->stop)
+        s->mod->d->stop(s->ctx);
+}
+
+static void teardown(struct pmd *d)
+{
+    size_t i;
+    each_stage(d, fini_one);
+    for (i = 0; i < d->npls; i++) {
+        pool_fini(&d->pls[i]->pool);
+        q_fini(&d->pls[i]->q);
+    }
+    for (i = 0; i < d->ncaps; i++)
+        if (d->caps[i]->own) {
+            pool_fini(d->caps[i]->own);
+            free(d->caps[i]->own);
+            d->caps[i]->own = NULL;
+        }
+}
+
+int pmd_start(struct pmd *d)
+{
+    size_t i;
+    uint32_t pkt = 0;
+    int rc;
+
+    pmd_host_fill(d, &d->host);
+    if (d->capf & PM_CAPF_KEEP_PACKETS)
+        pkt = d->batch_size * d->snaplen;
+    for (i = 0; i < d->npls; i++) {
+        struct pipeline *pl = d->pls[i];
+        const char *id = pl->id;
+        if ((rc = q_init(&pl->q, d->queue_batches)) < 0 ||
+            (rc = pool_init(&pl->pool,
+                            d->queue_batches + (uint32_t)d->ncaps + 2,
+                            d->batch_size, pkt)) < 0) {
+            log_core(PM_LOG_ERR, "pipeline '%s': out of memory for %u "
+                                 "batches of %u records",
+                     id, d->queue_batches, d->batch_size);
+            teardown(d);
+            return 1;
+        }
+        pl->c_received = stats_counter("pipeline", id, "received",
+                                       "records received from captures");
+        pl->c_dropped_q = stats_counter("pipeline", id, "dropped_queue_full",
+                                        "records dropped: queue full");
+        pl->c_dropped_stage = stats_counter(
+            "pipeline", id, "dropped_by_stage", "records dropped by stages");
+        pl->c_qdepth = stats_counter("pipeline", id, "queue_depth",
+                                     "batches waiting");
+        pl->c_batches = stats_counter("pipeline", id, "batches",
+                                      "batches processed");
+    }
+    for (i = 0; i < d->ncaps; i++) {
+        struct capture *c = d->caps[i];
+        c->c_batches = stats_counter("capture", c->st.inst.name, "batches",
+                                     "batches emitted");
+        c->c_records = stats_counter("capture", c->st.inst.name, "records",
+                                     "records emitted");
+        if (!d->npls) {
+            c->own = calloc(1, sizeof(*c->own));
+            if (!c->own || pool_init(c->own, 4, d->batch_size, pkt) < 0) {
+                log_core(PM_LOG_ERR, "out of memory for batches");
+                teardown(d);
+                return 1;
+            }
+        }
+    }
+
+    init_failed = 0;
+    each_stage(d, init_one);
+    each_stage(d, start_one);
+    if (init_failed) {
+        each_stage(d, stop_one);
+        teardown(d);
+        return 1;
+    }
+
+    for (i = 0; i < d->npls; i++) {
+        if (pthread_create(&d->pls[i]->th, NULL, pl_main, d->pls[i]) != 0) {
+            log_core(PM_LOG_ERR, "cannot create a thread for pipeline '%s'",
+                     d->pls[i]->id);
+            d->exit_code = 1;
+            pmd_request_stop(d);
+            break;
+        }
+        d->pls[i]->th_started = 1;
+    }
+    for (i = 0; i < d->nsvcs; i++) {
+        struct service *s = d->svcs[i];
+        if (!s->st.mod->d->run)
+            continue;
+        if (pthread_create(&s->th, NULL, svc_main, s) == 0)
+            s->th_started = 1;
+    }
+    for (i = 0; i < d->ncaps && !load_flag(&d->stop_captures); i++) {
+        struct capture *c = d->caps[i];
+        if (pthread_create(&c->th, NULL, cap_main, c) == 0)
+            c->th_started = 1;
+        else {
+            d->exit_code = 1;
+            pmd_request_stop(d);
+        }
+    }
+    return 0;
+}
+
+int pmd_wait(struct pmd *d)
+{
+    size_t i, started = 0;
+    int stops_sent = 0;
+
+    for (i = 0; i < d->ncaps; i++)
+        started += d->caps[i]->th_started;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        int stop = load_flag(&d->stop_captures);
+        if (stop && !stops_sent) {
+            pthread_mutex_unlock(&d->mu);
+            for (i = 0; i < d->ncaps; i++)
+                stop_one(d, &d->caps[i]->st);
+            stops_sent = 1;
+            pthread_mutex_lock(&d->mu);
+            continue;
+        }
+        if ((size_t)d->ncaps_done >= started && (started || stop))
+            break;
+        pthread_cond_wait(&d->cv, &d->mu);
+    }
+    pthread_mutex_unlock(&d->mu);
+    for (i = 0; i < d->ncaps; i++)
+        if (d->caps[i]->th_started) {
+            pthread_join(d->caps[i]->th, NULL);
+            d->caps[i]->th_started = 0;
+        }
+    /* drain: the pipelines finish what is queued, then flush */
+    for (i = 0; i < d->npls; i++)
+        if (d->pls[i]->th_started)
+            q_set_done(&d->pls[i]->q);
+    for (i = 0; i < d->npls; i++)
+        if (d->pls[i]->th_started) {
+            pthread_join(d->pls[i]->th, NULL);
+            d->pls[i]->th_started = 0;
+        }
+    __atomic_store_n(&d->stop_all, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < d->nsvcs; i++)
+        stop_one(d, &d->svcs[i]->st);
+    for (i = 0; i < d->nsvcs; i++)
+        if (d->svcs[i]->th_started) {
+            pthread_join(d->svcs[i]->th, NULL);
+            d->svcs[i]->th_started = 0;
+        }
+    teardown(d);
+    return load_flag(&d->exit_code) ? 1 : 0;
+}

@@ -1,0 +1,687 @@
+/*
+ * pcap.c - capture module: reads packets from a live interface or from a
+ * libpcap savefile, decodes each one with host->decode_packet into a batch
+ * record and hands full batches to the pipelines.
+ *
+ * Threads: init/start/stop/fini run on the main thread, run() on the
+ * capture's own thread.  The only state touched by both is the pcap handle
+ * (opened in start() or run(), closed in fini() after run() returned) and
+ * the stats counters (atomic adds through pm_counter_add).
+ *
+ * Non-IP frames (ARP, LLDP, ...) are marked dropped: pmacctd 1.7.7 does not
+ * account them, not even with an L2-only aggregate (src_mac,dst_mac).
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <pmacct/pm_host.h>
+#include <pmacct/pm_module.h>
+#include <pmacct/pm_record.h>
+
+#define PCAP_TIMEOUT_MS 100
+#define PCAP_DEFAULT_SNAPLEN 128
+#define PCAP_IFACE_RETRY_SECS 5
+
+enum { DIR_NONE = 0, DIR_IN, DIR_OUT };
+enum { IFX_NONE = 0, IFX_SYS, IFX_HASH };
+
+struct pcap_cfg {
+    char *pcap_interface;
+    char *interface; /* old name of pcap_interface */
+    char *savefile;
+    int savefile_wait;
+    uint64_t savefile_delay;
+    uint64_t savefile_replay;
+    char *filter;
+    int promisc;
+    uint64_t snaplen;
+    char *direction;
+    char *ifindex;
+    int interface_wait;
+};
+
+struct pcap_ctx {
+    const struct pm_host *host;
+    const struct pm_instance *inst;
+    struct pcap_cfg *cfg;
+    const char *ifname; /* live: interface; NULL for savefiles */
+    char ifbuf[64];
+    int direction;
+    int ifx_mode;
+    uint32_t ifindex;
+    uint32_t snaplen;
+    pcap_t *p;
+    int dlt;
+    int keep_packets;
+    /* counters */
+    uint64_t *c_packets, *c_bytes, *c_truncated, *c_bad, *c_non_ip;
+    uint64_t *c_kdrop, *c_ifdrop;
+    uint64_t last_drop, last_ifdrop;
+};
+
+static const struct pm_option pcapm_options[] = {
+    {"pcap_interface", PM_OPT_STR, 0, offsetof(struct pcap_cfg, pcap_interface),
+     NULL, "eth0", "interface to listen on (default: chosen by libpcap)", 'i'},
+    {"interface", PM_OPT_STR, 0, offsetof(struct pcap_cfg, interface), NULL,
+     "eth0", "old name of pcap_interface", 0},
+    {"pcap_savefile", PM_OPT_PATH, 0, offsetof(struct pcap_cfg, savefile),
+     NULL, "file.pcap", "read packets from this libpcap savefile", 'I'},
+    {"pcap_savefile_wait", PM_OPT_BOOL, 0,
+     offsetof(struct pcap_cfg, savefile_wait), "false", NULL,
+     "keep running after the savefile ends, until signalled", 'W'},
+    {"pcap_savefile_delay", PM_OPT_UINT, 0,
+     offsetof(struct pcap_cfg, savefile_delay), "0", "seconds",
+     "sleep this many seconds before (re)playing the savefile", 'Z'},
+    {"pcap_savefile_replay", PM_OPT_UINT, 0,
+     offsetof(struct pcap_cfg, savefile_replay), "1", "times",
+     "read the savefile this many times", 'Y'},
+    {"pcap_filter", PM_OPT_STR, 0, offsetof(struct pcap_cfg, filter), NULL,
+     "tcpdump expression", "BPF filter applied to every captured packet", 0},
+    {"promisc", PM_OPT_BOOL, 0, offsetof(struct pcap_cfg, promisc), "true",
+     NULL, "put the interface in promiscuous mode", 0},
+    {"snaplen", PM_OPT_UINT, 0, offsetof(struct pcap_cfg, snaplen), "128",
+     "bytes", "bytes captured per packet (live capture)", 'L'},
+    {"pcap_direction", PM_OPT_STR, 0, offsetof(struct pcap_cfg, direction),
+     NULL, "in|out", "capture only this direction; picks in_iface/out_iface",
+     0},
+    {"pcap_ifindex", PM_OPT_STR, 0, offsetof(struct pcap_cfg, ifindex), NULL,
+     "sys|hash|none", "how to source the ifindex of the capturing interface",
+     0},
+    {"pcap_interface_wait", PM_OPT_BOOL, 0,
+     offsetof(struct pcap_cfg, interface_wait), "false", NULL,
+     "wait for the interface to appear instead of failing", 'w'},
+    PM_OPTION_END};
+
+/* FNV-1a of the interface name, never 0 (pcap_ifindex: hash). */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 16777619u;
+    }
+    return h ? h : 1;
+}
+
+static int pcapm_init(const struct pm_host *host, const struct pm_instance *inst,
+                     void *config, void **ctxp)
+{
+    struct pcap_cfg *cfg = config;
+    struct pcap_ctx *ctx = calloc(1, sizeof(*ctx));
+    const char *ifname = cfg->pcap_interface ? cfg->pcap_interface
+                                             : cfg->interface;
+    int rc = 0;
+
+    if (!ctx)
+        return -ENOMEM;
+    ctx->host = host;
+    ctx->inst = inst;
+    ctx->cfg = cfg;
+    ctx->dlt = -1;
+    if (ifname && *ifname && cfg->savefile && *cfg->savefile) {
+        host->log(inst, PM_LOG_ERR,
+                  "pcap_interface '%s' and pcap_savefile '%s' are mutually "
+                  "exclusive",
+                  ifname, cfg->savefile);
+        rc = -EINVAL;
+        goto fail;
+    }
+    if (ifname && *ifname) {
+        snprintf(ctx->ifbuf, sizeof(ctx->ifbuf), "%s", ifname);
+        ctx->ifname = ctx->ifbuf;
+    }
+    if (cfg->direction && *cfg->direction) {
+        if (!strcasecmp(cfg->direction, "in"))
+            ctx->direction = DIR_IN;
+        else if (!strcasecmp(cfg->direction, "out"))
+            ctx->direction = DIR_OUT;
+        else {
+            host->log(inst, PM_LOG_ERR,
+                      "pcap_direction '%s': expected \"in\" or \"out\"",
+                      cfg->direction);
+            rc = -EINVAL;
+            goto fail;
+        }
+    }
+    if (cfg->ifindex && *cfg->ifindex) {
+        if (!strcasecmp(cfg->ifindex, "sys"))
+            ctx->ifx_mode = IFX_SYS;
+        else if (!strcasecmp(cfg->ifindex, "hash"))
+            ctx->ifx_mode = IFX_HASH;
+        else if (!strcasecmp(cfg->ifindex, "none"))
+            ctx->ifx_mode = IFX_NONE;
+        else if (!strcasecmp(cfg->ifindex, "map")) {
+            host->log(inst, PM_LOG_ERR,
+                      "pcap_ifindex 'map' needs pcap_interfaces_map, which "
+                      "this pcap module does not support");
+            rc = -ENOTSUP;
+            goto fail;
+        } else {
+            host->log(inst, PM_LOG_ERR,
+                      "pcap_ifindex '%s': expected sys, hash or none",
+                      cfg->ifindex);
+            rc = -EINVAL;
+            goto fail;
+        }
+    }
+    if (cfg->snaplen > 262144) {
+        host->log(inst, PM_LOG_ERR, "snaplen %llu: too large (max 262144)",
+                  (unsigned long long)cfg->snaplen);
+        rc = -EINVAL;
+        goto fail;
+    }
+    ctx->c_packets = host->counter(inst, "packets", "packets captured");
+    ctx->c_bytes = host->counter(inst, "bytes", "bytes captured (on the wire)");
+    ctx->c_truncated = host->counter(inst, "decode_truncated",
+                                     "packets too short for their headers");
+    ctx->c_bad = host->counter(inst, "decode_bad",
+                               "malformed packets or unknown link type");
+    ctx->c_non_ip = host->counter(inst, "non_ip",
+                                  "frames that are not IPv4/IPv6 (not accounted)");
+    ctx->c_kdrop = host->counter(inst, "kernel_drops",
+                                 "packets dropped by the kernel (ps_drop)");
+    ctx->c_ifdrop = host->counter(inst, "interface_drops",
+                                  "packets dropped by the interface (ps_ifdrop)");
+    *ctxp = ctx;
+    return 0;
+fail:
+    free(ctx);
+    return rc;
+}
+
+/* Apply pcap_filter to an open handle. */
+static int set_filter(struct pcap_ctx *ctx)
+{
+    struct bpf_program prog;
+    const char *f = ctx->cfg->filter;
+
+    if (!f || !*f)
+        return 0;
+    if (pcap_compile(ctx->p, &prog, f, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        ctx->host->log(ctx->inst, PM_LOG_ERR, "pcap_filter '%s': %s", f,
+                       pcap_geterr(ctx->p));
+        return -EINVAL;
+    }
+    if (pcap_setfilter(ctx->p, &prog) < 0) {
+        ctx->host->log(ctx->inst, PM_LOG_ERR, "pcap_filter '%s': %s", f,
+                       pcap_geterr(ctx->p));
+        pcap_freecode(&prog);
+        return -EINVAL;
+    }
+    pcap_freecode(&prog);
+    return 0;
+}
+
+static int open_savefile(struct pcap_ctx *ctx)
+{
+    char err[PCAP_ERRBUF_SIZE] = "";
+    const char *file = ctx->cfg->savefile;
+    struct stat st;
+    int rc;
+
+    if (stat(file, &st) < 0) {
+        rc = -errno;
+        ctx->host->log(ctx->inst, PM_LOG_ERR, "cannot open savefile %s: %s",
+                       file, strerror(errno));
+        return rc;
+    }
+    ctx->p = pcap_open_offline(file, err);
+    if (!ctx->p) {
+        ctx->host->log(ctx->inst, PM_LOG_ERR, "cannot open savefile %s: %s",
+                       file, err);
+        return -EINVAL;
+    }
+    ctx->dlt = pcap_datalink(ctx->p);
+    rc = set_filter(ctx);
+    if (rc < 0) {
+        pcap_close(ctx->p);
+        ctx->p = NULL;
+    }
+    return rc;
+}
+
+/* Pick a device when none is configured, as pcap_lookupdev() did. */
+static int pick_device(struct pcap_ctx *ctx)
+{
+    char err[PCAP_ERRBUF_SIZE] = "";
+    pcap_if_t *all = NULL, *d, *pick = NULL;
+
+    if (pcap_findalldevs(&all, err) < 0 || !all) {
+        ctx->host->log(ctx->inst, PM_LOG_ERR,
+                       "no pcap_interface given and no device found%s%s",
+                       *err ? ": " : "", err);
+        if (all)
+            pcap_freealldevs(all);
+        return -ENODEV;
+    }
+    for (d = all; d; d = d->next) {
+        if (d->flags & PCAP_IF_LOOPBACK)
+            continue;
+        if (!strcmp(d->name, "any"))
+            continue;
+        pick = d;
+        break;
+    }
+    if (!pick)
+        pick = all;
+    snprintf(ctx->ifbuf, sizeof(ctx->ifbuf), "%s", pick->name);
+    ctx->ifname = ctx->ifbuf;
+    pcap_freealldevs(all);
+    ctx->host->log(ctx->inst, PM_LOG_INFO,
+                   "no pcap_interface given: listening on %s", ctx->ifname);
+    return 0;
+}
+
+/* Open the live interface.  Returns 0, -ENODEV (absent: may wait),
+ * -EPERM, or another -errno. */
+static int open_live(struct pcap_ctx *ctx, int quiet_absent)
+{
+    char err[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p;
+    int rc;
+
+    p = pcap_create(ctx->ifname, err);
+    if (!p) {
+        ctx->host->log(ctx->inst, PM_LOG_ERR,
+                       "cannot open interface %s: %s", ctx->ifname, err);
+        return -ENODEV;
+    }
+    pcap_set_snaplen(p, (int)ctx->snaplen);
+    pcap_set_promisc(p, ctx->cfg->promisc ? 1 : 0);
+    pcap_set_timeout(p, PCAP_TIMEOUT_MS);
+    pcap_set_buffer_size(p, 8 * 1024 * 1024);
+    rc = pcap_activate(p);
+    if (rc < 0) {
+        if (rc == PCAP_ERROR_PERM_DENIED) {
+            ctx->host->log(ctx->inst, PM_LOG_ERR,
+                           "cannot open interface %s: you don't have "
+                           "permission to capture on that device (run as "
+                           "root or give CAP_NET_RAW)",
+                           ctx->ifname);
+            rc = -EPERM;
+        } else if (rc == PCAP_ERROR_NO_SUCH_DEVICE ||
+                   rc == PCAP_ERROR_IFACE_NOT_UP) {
+            if (!quiet_absent)
+                ctx->host->log(ctx->inst, PM_LOG_ERR,
+                               "cannot open interface %s: %s", ctx->ifname,
+                               rc == PCAP_ERROR_IFACE_NOT_UP
+                                   ? "interface is down"
+                                   : "no such device");
+            rc = -ENODEV;
+        } else {
+            ctx->host->log(ctx->inst, PM_LOG_ERR,
+                           "cannot open interface %s: %s", ctx->ifname,
+                           pcap_geterr(p));
+            rc = -EIO;
+        }
+        pcap_close(p);
+        return rc;
+    } else if (rc > 0) {
+        ctx->host->log(ctx->inst, PM_LOG_WARNING, "interface %s: %s",
+                       ctx->ifname, pcap_geterr(p));
+    }
+    ctx->p = p;
+    if (ctx->direction != DIR_NONE &&
+        pcap_setdirection(p, ctx->direction == DIR_IN ? PCAP_D_IN
+                                                      : PCAP_D_OUT) < 0)
+        ctx->host->log(ctx->inst, PM_LOG_WARNING,
+                       "pcap_direction %s not supported on %s: %s",
+                       ctx->direction == DIR_IN ? "in" : "out", ctx->ifname,
+                       pcap_geterr(p));
+    rc = set_filter(ctx);
+    if (rc < 0) {
+        pcap_close(p);
+        ctx->p = NULL;
+        return rc;
+    }
+    ctx->dlt = pcap_datalink(p);
+    if (ctx->ifx_mode == IFX_SYS)
+        ctx->ifindex = if_nametoindex(ctx->ifname);
+    else if (ctx->ifx_mode == IFX_HASH)
+        ctx->ifindex = name_hash(ctx->ifname);
+    ctx->host->log(ctx->inst, PM_LOG_INFO, "listening on %s, link type %d",
+                   ctx->ifname, ctx->dlt);
+    return 0;
+}
+
+static int pcapm_start(void *vctx)
+{
+    struct pcap_ctx *ctx = vctx;
+    uint32_t need_snap = 0;
+    uint32_t needs = ctx->host->capture_needs(ctx->inst, &need_snap);
+    int rc;
+
+    ctx->keep_packets = (needs & PM_CAPF_KEEP_PACKETS) != 0;
+    ctx->snaplen = ctx->cfg->snaplen ? (uint32_t)ctx->cfg->snaplen
+                                     : PCAP_DEFAULT_SNAPLEN;
+    if (need_snap > ctx->snaplen)
+        ctx->snaplen = need_snap;
+    if (ctx->cfg->savefile && *ctx->cfg->savefile)
+        return open_savefile(ctx);
+    if (!ctx->ifname) {
+        rc = pick_device(ctx);
+        if (rc < 0)
+            return rc;
+    }
+    rc = open_live(ctx, ctx->cfg->interface_wait);
+    if (rc == -ENODEV && ctx->cfg->interface_wait) {
+        ctx->host->log(ctx->inst, PM_LOG_WARNING,
+                       "interface %s not available: waiting for it",
+                       ctx->ifname);
+        return 0; /* run() retries */
+    }
+    return rc;
+}
+
+/* Sleep up to `ms` milliseconds in slices, returning early on stop. */
+static void nap(struct pcap_ctx *ctx, uint64_t ms)
+{
+    while (ms > 0 && !ctx->host->stopping(ctx->inst)) {
+        uint64_t slice = ms > 100 ? 100 : ms;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+/* Export the deltas of pcap_stats as counters (live only). */
+static void update_stats(struct pcap_ctx *ctx)
+{
+    struct pcap_stat ps;
+
+    if (!ctx->p || !ctx->ifname || pcap_stats(ctx->p, &ps) < 0)
+        return;
+    if (ps.ps_drop >= ctx->last_drop)
+        pm_counter_add(ctx->c_kdrop, ps.ps_drop - ctx->last_drop);
+    if (ps.ps_ifdrop >= ctx->last_ifdrop)
+        pm_counter_add(ctx->c_ifdrop, ps.ps_ifdrop - ctx->last_ifdrop);
+    ctx->last_drop = ps.ps_drop;
+    ctx->last_ifdrop = ps.ps_ifdrop;
+}
+
+struct loop_state {
+    struct pm_batch *b;
+    uint64_t packets, bytes, truncated, bad, non_ip;
+    uint64_t batch_start_ms; /* packet time of the batch's first record */
+};
+
+static void flush_counters(struct pcap_ctx *ctx, struct loop_state *st)
+{
+    pm_counter_add(ctx->c_packets, st->packets);
+    pm_counter_add(ctx->c_bytes, st->bytes);
+    if (st->truncated)
+        pm_counter_add(ctx->c_truncated, st->truncated);
+    if (st->bad)
+        pm_counter_add(ctx->c_bad, st->bad);
+    if (st->non_ip)
+        pm_counter_add(ctx->c_non_ip, st->non_ip);
+    st->packets = st->bytes = st->truncated = st->bad = st->non_ip = 0;
+}
+
+/* Hand the current batch on (or give it back when empty). */
+static void emit(struct pcap_ctx *ctx, struct loop_state *st)
+{
+    if (!st->b)
+        return;
+    if (st->b->n > 0)
+        ctx->host->batch_emit(ctx->inst, st->b);
+    else
+        ctx->host->batch_release(ctx->inst, st->b);
+    st->b = NULL;
+    flush_counters(ctx, st);
+}
+
+/* Turn one packet into a record.  Returns 0, or 1 when the host stops. */
+static int one_packet(struct pcap_ctx *ctx, struct loop_state *st,
+                      const struct pcap_pkthdr *h, const uint8_t *data)
+{
+    const struct pm_host *host = ctx->host;
+    struct pm_batch *b = st->b;
+    struct pm_rec *r;
+    uint8_t *copy = NULL;
+    int dr;
+
+    if (!b) {
+        b = st->b = host->batch_get(ctx->inst);
+        if (!b)
+            return 1;
+        st->batch_start_ms =
+            (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000;
+    }
+    if (ctx->keep_packets) {
+        copy = host->batch_pkt(b, h->caplen);
+        if (!copy && b->n > 0) {
+            emit(ctx, st);
+            b = st->b = host->batch_get(ctx->inst);
+            if (!b)
+                return 1;
+            st->batch_start_ms = (uint64_t)h->ts.tv_sec * 1000 +
+                                 (uint64_t)h->ts.tv_usec / 1000;
+            copy = host->batch_pkt(b, h->caplen);
+        }
+        if (!copy)
+            host->log_limited(ctx->inst, PM_LOG_WARNING, "pcap-pktbuf",
+                              "packet of %u bytes does not fit a batch's "
+                              "packet buffer: passed on without its bytes",
+                              h->caplen);
+    }
+    r = pm_batch_rec(b, b->n);
+    memset(r, 0, b->rec_size);
+    dr = host->decode_packet(r, ctx->dlt, data, h->caplen, h->len, 0);
+    r->ts_arrival.sec = (uint64_t)h->ts.tv_sec;
+    r->ts_arrival.usec = (uint32_t)h->ts.tv_usec;
+    pm_rec_set(r, PM_P_TIMESTAMP_ARRIVAL);
+    r->dlt = (uint16_t)ctx->dlt;
+    if (copy) {
+        memcpy(copy, data, h->caplen);
+        r->pkt = copy;
+        r->pkt_caplen = h->caplen;
+        r->pkt_len = h->len;
+    }
+    if (ctx->ifindex) {
+        if (ctx->direction == DIR_OUT) {
+            r->out_iface = ctx->ifindex;
+            pm_rec_set(r, PM_P_OUT_IFACE);
+        } else {
+            r->in_iface = ctx->ifindex;
+            pm_rec_set(r, PM_P_IN_IFACE);
+        }
+    }
+    st->packets++;
+    st->bytes += h->len;
+    switch (dr) {
+    case PM_DEC_OK:
+        break;
+    case PM_DEC_NOT_IP:
+        st->non_ip++;
+        pm_batch_drop(b, b->n);
+        break;
+    case PM_DEC_TRUNCATED:
+        st->truncated++;
+        pm_batch_drop(b, b->n);
+        break;
+    case PM_DEC_UNKNOWN_DLT:
+        host->log_limited(ctx->inst, PM_LOG_WARNING, "pcap-dlt",
+                          "link type %d is not supported: packets ignored",
+                          ctx->dlt);
+        /* fall through */
+    default:
+        st->bad++;
+        pm_batch_drop(b, b->n);
+        break;
+    }
+    b->n++;
+    if (b->n == b->cap)
+        emit(ctx, st);
+    return 0;
+}
+
+/* Read the savefile once.  Returns 0 at EOF/error, 1 when stopped. */
+static int read_savefile(struct pcap_ctx *ctx, struct loop_state *st)
+{
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    uint64_t n = 0;
+    int rc;
+
+    for (;;) {
+        rc = pcap_next_ex(ctx->p, &h, &data);
+        if (rc == 1) {
+            n++;
+            if (one_packet(ctx, st, h, data))
+                return 1;
+            if ((n & 4095) == 0 && ctx->host->stopping(ctx->inst))
+                return 1;
+            continue;
+        }
+        if (rc == PCAP_ERROR_BREAK) /* end of file */
+            return 0;
+        if (rc == PCAP_ERROR) {
+            ctx->host->log(ctx->inst, PM_LOG_ERR,
+                           "error reading %s at packet %llu: %s",
+                           ctx->cfg->savefile, (unsigned long long)(n + 1),
+                           pcap_geterr(ctx->p));
+            return 0;
+        }
+        /* rc == 0 cannot happen offline; treat as EOF */
+        return 0;
+    }
+}
+
+static int run_savefile(struct pcap_ctx *ctx)
+{
+    struct loop_state st = {0};
+    uint64_t times = ctx->cfg->savefile_replay ? ctx->cfg->savefile_replay : 1;
+    uint64_t i;
+    int rc = 0;
+
+    for (i = 0; i < times; i++) {
+        if (ctx->cfg->savefile_delay)
+            nap(ctx, ctx->cfg->savefile_delay * 1000);
+        if (ctx->host->stopping(ctx->inst))
+            goto stopped;
+        if (!ctx->p) {
+            rc = open_savefile(ctx);
+            if (rc < 0)
+                goto out;
+        }
+        if (read_savefile(ctx, &st))
+            goto stopped;
+        pcap_close(ctx->p);
+        ctx->p = NULL;
+    }
+    emit(ctx, &st);
+    if (ctx->cfg->savefile_wait) {
+        while (!ctx->host->stopping(ctx->inst))
+            nap(ctx, 1000);
+        return PM_RUN_STOPPED;
+    }
+    return PM_RUN_EOF;
+stopped:
+    emit(ctx, &st);
+    return PM_RUN_STOPPED;
+out:
+    emit(ctx, &st);
+    return rc;
+}
+
+static int run_live(struct pcap_ctx *ctx)
+{
+    struct loop_state st = {0};
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    pm_ts_t now;
+    uint64_t last_stats = 0;
+    int rc;
+
+    while (!ctx->p) {
+        if (ctx->host->stopping(ctx->inst))
+            return PM_RUN_STOPPED;
+        nap(ctx, PCAP_IFACE_RETRY_SECS * 1000);
+        if (ctx->host->stopping(ctx->inst))
+            return PM_RUN_STOPPED;
+        rc = open_live(ctx, 1);
+        if (rc < 0 && rc != -ENODEV)
+            return rc;
+    }
+    for (;;) {
+        rc = pcap_next_ex(ctx->p, &h, &data);
+        if (rc == 1) {
+            if (one_packet(ctx, &st, h, data)) {
+                emit(ctx, &st);
+                return PM_RUN_STOPPED;
+            }
+            /* a trickle never fills a batch: emit at least every 100 ms */
+            if (st.b && st.b->n > 0 &&
+                (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000 >=
+                    st.batch_start_ms + PCAP_TIMEOUT_MS)
+                emit(ctx, &st);
+            if (st.b && (st.b->n & 1023) != 0)
+                continue;
+        } else if (rc == 0) {
+            emit(ctx, &st); /* quiet link: let data flow */
+        } else {
+            emit(ctx, &st);
+            if (rc == PCAP_ERROR_BREAK)
+                return PM_RUN_STOPPED;
+            ctx->host->log(ctx->inst, PM_LOG_ERR, "error reading from %s: %s",
+                           ctx->ifname, pcap_geterr(ctx->p));
+            return -EIO;
+        }
+        if (ctx->host->stopping(ctx->inst)) {
+            emit(ctx, &st);
+            return PM_RUN_STOPPED;
+        }
+        ctx->host->now(ctx->inst, &now);
+        if (now.sec != last_stats) {
+            last_stats = now.sec;
+            update_stats(ctx);
+        }
+    }
+}
+
+static int pcapm_run(void *vctx)
+{
+    struct pcap_ctx *ctx = vctx;
+
+    if (ctx->cfg->savefile && *ctx->cfg->savefile)
+        return run_savefile(ctx);
+    return run_live(ctx);
+}
+
+static void pcapm_fini(void *vctx)
+{
+    struct pcap_ctx *ctx = vctx;
+
+    if (!ctx)
+        return;
+    if (ctx->p) {
+        update_stats(ctx);
+        pcap_close(ctx->p);
+    }
+    free(ctx);
+}
+
+static const struct pm_module_desc pcapm_desc = {
+    PM_MODULE_HEAD(PM_KIND_CAPTURE),
+    .name = "pcap",
+    .version = "1.0",
+    .summary = "capture: libpcap interfaces and savefiles",
+    .flags = 0,
+    .order = 0,
+    .options = pcapm_options,
+    .config_size = sizeof(struct pcap_cfg),
+    .init = pcapm_init,
+    .start = pcapm_start,
+    .run = pcapm_run,
+    .fini = pcapm_fini,
+};
+
+PM_MODULE_EXPORT(pcapm_desc)

@@ -1,0 +1,5 @@
+#!/bin/bash
+# Differential test: print plugin, print_output: json, every aggregation set
+# of tests/diff/print_common.sh, ours against Debian's pmacctd 1.7.7.
+FORMAT=json
+. "$top_srcdir/tests/diff/print_common.sh"

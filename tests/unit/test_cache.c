@@ -1,0 +1,261 @@
+/* test_cache.c - aggregation cache: keys, sum_*, history bins, strings,
+ * walk with delete/reset/stop, max_entries, and a 1M-record timing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../fakehost.h"
+#include "pmdata.h"
+
+static struct pm_rec *add(struct pm_batch *b, uint8_t src, uint8_t dst,
+                          uint16_t sport, uint64_t t, uint64_t bytes)
+{
+    struct pm_rec *r = pmc_batch_next(b);
+    uint8_t a[4] = {10, 0, 0, src}, d[4] = {10, 0, 0, dst};
+    pm_ip_set4(&r->src_host, a);
+    pm_ip_set4(&r->dst_host, d);
+    r->src_port = sport;
+    r->dst_port = 80;
+    r->proto = 6;
+    r->packets = 1;
+    r->bytes = bytes;
+    r->ts_arrival.sec = t;
+    pm_rec_set(r, PM_P_SRC_HOST);
+    pm_rec_set(r, PM_P_DST_HOST);
+    return r;
+}
+
+struct acc {
+    int n;
+    uint64_t packets, bytes;
+    uint64_t stamps[16];
+    char src[16][64];
+    int ret;
+};
+
+static int collect(void *ud, const struct pm_row *row)
+{
+    struct acc *a = ud;
+    if (a->n < 16) {
+        a->stamps[a->n] = row->stamp_inserted;
+        snprintf(a->src[a->n], 64, "%u.%u/%u", row->rec->src_host.a[3],
+                 row->rec->dst_host.a[3], row->rec->src_port);
+    }
+    a->n++;
+    a->packets += row->packets;
+    a->bytes += row->bytes;
+    return a->ret;
+}
+
+static void test_basic(void **st)
+{
+    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host,dst_host");
+    struct pm_cache_cfg cfg = {0};
+    struct pm_cache *c = pmc_cache_new(in, &cfg);
+    struct pm_batch *b = fakehost_batch(16);
+    struct acc a = {0};
+    (void)st;
+    add(b, 1, 2, 1000, 100, 40);
+    add(b, 1, 2, 1001, 101, 60);
+    add(b, 1, 3, 1000, 102, 10);
+    add(b, 9, 9, 1000, 102, 10);
+    pm_batch_drop(b, 3);
+    assert_int_equal(pmc_cache_add(c, b), 3);
+    assert_int_equal(pmc_cache_count(c), 2);
+    assert_int_equal(pmc_cache_walk(c, collect, &a), 0);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.packets, 3);
+    assert_int_equal(a.bytes, 110);
+    /* ports not in the key: aggregated; rec carries only key bits */
+    assert_string_equal(a.src[0], "1.2/0");
+    /* reset then delete */
+    memset(&a, 0, sizeof(a));
+    a.ret = PM_WALK_RESET;
+    pmc_cache_walk(c, collect, &a);
+    memset(&a, 0, sizeof(a));
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(a.packets, 0);
+    assert_int_equal(a.n, 2);
+    memset(&a, 0, sizeof(a));
+    a.ret = PM_WALK_DELETE | PM_WALK_STOP;
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(pmc_cache_count(c), 1);
+    /* re-adding after a delete works and finds the survivor */
+    assert_int_equal(pmc_cache_add(c, b), 3);
+    assert_int_equal(pmc_cache_count(c), 2);
+    pmc_cache_clear(c);
+    assert_int_equal(pmc_cache_count(c), 0);
+    pmc_cache_free(c);
+    fakehost_reset();
+}
+
+static void test_sum_host(void **st)
+{
+    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "sum_host");
+    struct pm_cache *c = pmc_cache_new(in, NULL);
+    struct pm_batch *b = fakehost_batch(16);
+    struct acc a = {0};
+    (void)st;
+    add(b, 1, 2, 1000, 100, 40);
+    add(b, 2, 1, 80, 100, 60);
+    add(b, 1, 3, 1000, 100, 10);
+    assert_int_equal(pmc_cache_add(c, b), 3);
+    assert_int_equal(pmc_cache_count(c), 3); /* .1 .2 .3 */
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(a.packets, 6);
+    assert_int_equal(a.bytes, 220);
+    pmc_cache_free(c);
+    fakehost_reset();
+}
+
+static void test_history(void **st)
+{
+    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host");
+    struct pm_cache_cfg cfg = {0};
+    struct pm_cache *c;
+    struct pm_batch *b = fakehost_batch(16);
+    struct acc a = {0};
+    (void)st;
+    setenv("TZ", "UTC", 1);
+    tzset();
+    /* 5m with roundoff m: bins aligned to 5 minutes (22:10, 22:15) */
+    cfg.history_secs = 300;
+    cfg.roundoff = 'm';
+    c = pmc_cache_new(in, &cfg);
+    add(b, 1, 2, 1, 1700000000, 1);  /* 22:13:20 */
+    add(b, 1, 2, 1, 1700000090, 1);  /* 22:14:50 */
+    add(b, 1, 2, 1, 1700000120, 1);  /* 22:15:20 */
+    pmc_cache_add(c, b);
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.stamps[0], 1699999800);
+    assert_int_equal(a.stamps[1], 1700000100);
+    pmc_cache_free(c);
+    /* 5m without roundoff: anchored at the first record's minute (22:13) */
+    cfg.roundoff = 0;
+    c = pmc_cache_new(in, &cfg);
+    memset(&a, 0, sizeof(a));
+    pmc_cache_add(c, b);
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.stamps[0], 1699999980);
+    pmc_cache_free(c);
+    /* months */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.history_months = 1;
+    c = pmc_cache_new(in, &cfg);
+    memset(&a, 0, sizeof(a));
+    pmc_cache_add(c, b);
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.stamps[0], 1698796800); /* 2023-11-01 */
+    pmc_cache_free(c);
+    fakehost_reset();
+}
+
+static int strcheck(void *ud, const struct pm_row *row)
+{
+    int *n = ud;
+    const struct pm_rec *r = row->rec;
+    assert_true(pm_rec_has(r, PM_P_LABEL));
+    assert_false(pm_rec_has(r, PM_P_DST_HOST));
+    if (r->label.len == 3 && !memcmp(row->arena + r->label.off, "foo", 3))
+        assert_int_equal(row->packets, 2);
+    else if (r->label.len == 3)
+        assert_memory_equal(row->arena + r->label.off, "bar", 3);
+    else
+        assert_int_equal(r->label.len, 0);
+    (*n)++;
+    return PM_WALK_NEXT;
+}
+
+static void test_strings(void **st)
+{
+    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "label,src_host");
+    struct pm_cache *c;
+    struct pm_batch *b = fakehost_batch(16);
+    struct pm_rec *r;
+    int n = 0;
+    (void)st;
+    c = pmc_cache_new(in, NULL);
+    r = add(b, 1, 2, 1, 1, 1);
+    pmc_batch_str(b, "xxfoo", 5, &r->label);
+    r->label.off += 2, r->label.len = 3;
+    r = add(b, 1, 3, 1, 1, 1);
+    pmc_batch_str(b, "foo", 3, &r->label);
+    r = add(b, 1, 3, 1, 1, 1);
+    pmc_batch_str(b, "bar", 3, &r->label);
+    add(b, 1, 3, 1, 1, 1);
+    assert_int_equal(pmc_cache_add(c, b), 4);
+    assert_int_equal(pmc_cache_count(c), 3); /* foo, bar, "" */
+    pmc_batch_reset(b); /* the cache keeps its own copies */
+    memset(b->arena, 'z', b->arena_cap);
+    pmc_cache_walk(c, strcheck, &n);
+    assert_int_equal(n, 3);
+    pmc_cache_free(c);
+    fakehost_reset();
+}
+
+static void test_max_entries(void **st)
+{
+    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host,src_port");
+    struct pm_cache_cfg cfg = {0};
+    struct pm_cache *c;
+    struct pm_batch *b = fakehost_batch(64);
+    int i;
+    (void)st;
+    cfg.max_entries = 10;
+    c = pmc_cache_new(in, &cfg);
+    for (i = 0; i < 20; i++)
+        add(b, 1, 2, (uint16_t)i, 1, 1);
+    pmc_cache_add(c, b);
+    assert_int_equal(pmc_cache_count(c), 10);
+    assert_int_equal(pmc_cache_overflows(c), 10);
+    pmc_cache_free(c);
+    fakehost_reset();
+}
+
+static void test_speed(void **st)
+{
+    struct pm_instance *in = fakehost_instance(
+        "memory", "a", PM_KIND_OUTPUT, "src_host,dst_host,src_port,dst_port,proto,vlan");
+    struct pm_cache *c = pmc_cache_new(in, NULL);
+    struct pm_batch *b = pmc_batch_new(1024, 1024, 0);
+    struct timespec t0, t1;
+    uint32_t i, k;
+    (void)st;
+    for (i = 0; i < 1024; i++)
+        add(b, (uint8_t)(i & 0xff), 2, (uint16_t)(i * 7), 1, 100);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (k = 0; k < 1000; k++) {
+        for (i = 0; i < 1024; i++)
+            pm_batch_rec(b, i)->dst_port = (uint16_t)(k % 100);
+        pmc_cache_add(c, b);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "cache: 1.024M records, %llu aggregates, %.3f s\n",
+            (unsigned long long)pmc_cache_count(c),
+            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    assert_int_equal(pmc_cache_count(c), 102400);
+    pmc_cache_free(c);
+    pmc_batch_free(b);
+    fakehost_reset();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basic),       cmocka_unit_test(test_sum_host),
+        cmocka_unit_test(test_history),     cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_max_entries), cmocka_unit_test(test_speed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
