@@ -96,4 +96,7 @@ void pmd_host_fill(struct pmd *d, struct pm_host *h)
     h->conf_get = h_conf_get;
     h->path_expand = pmd_path_expand;
     h->stats_render = stats_render;
+    h->frag_new = pmc_frag_new;
+    h->frag_free = pmc_frag_free;
+    h->frag_track = pmc_frag_track;
 }

@@ -262,6 +262,24 @@ static int add_mod(struct modset *ms, const struct pm_mod *m)
     return 0;
 }
 
+/* A libtool archive names a loadable module only when dlname is set
+ * (convenience libraries in a build tree have dlname=''). */
+static int la_is_module(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int yes = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "dlname='", 8)) {
+            yes = line[8] != '\'';
+            break;
+        }
+    fclose(f);
+    return yes;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -312,6 +330,8 @@ int modset_scan(struct modset *ms)
                     continue;
             }
             snprintf(path, sizeof(path), "%s/%s", ms->dirs[i], names[j]);
+            if (is_la && !la_is_module(path))
+                continue;
             if (loader_load(path, name, &m, err, sizeof(err)) == 0)
                 rc = add_mod(ms, &m);
             else

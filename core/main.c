@@ -499,6 +499,16 @@ int main(int argc, char **argv)
     }
     started = 1;
     rc = pmd_wait(&d);
+    if (d.cc.debug) {
+        struct pm_buf b = {0};
+        if (stats_render(&b, 1) == 0 && b.p) {
+            char *line, *save = NULL;
+            for (line = strtok_r(b.p, "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save))
+                log_core(PM_LOG_DEBUG, "%s", line);
+        }
+        free(b.p);
+    }
     log_core(PM_LOG_INFO, "%s exiting (%d)", d.daemon, rc);
 out_sig:
     pmd_signals_stop();

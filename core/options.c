@@ -297,6 +297,17 @@ static int trigger_set(const struct pmd *d, const struct pm_option *o,
     return e->value[0] != 0;
 }
 
+static const char *a_kind(uint32_t kind)
+{
+    switch (kind) {
+    case PM_KIND_CAPTURE: return "a capture";
+    case PM_KIND_TRANSFORM: return "a transform";
+    case PM_KIND_OUTPUT: return "an output";
+    case PM_KIND_SERVICE: return "a service";
+    default: return "an unknown";
+    }
+}
+
 /* ---- plan building ------------------------------------------------------- */
 
 static struct stage *stage_new(struct pmd *d, size_t sz,
@@ -355,7 +366,7 @@ static const struct pm_mod *need_module(struct pmd *d, const char *name,
                       r->msg);
         else
             pmd_error(d,
-                      "%s: no module '%s' (searched %s): %sinstall it, or "
+                      "%s: module not found: '%s' (searched %s): %sinstall it, or "
                       "point module_dir / PMACCT_MODULE_DIR at the directory "
                       "holding %s.so",
                       conf_where(e), name, modset_dirs_text(&d->mods),
@@ -363,8 +374,8 @@ static const struct pm_mod *need_module(struct pmd *d, const char *name,
         return NULL;
     }
     if (kind && m->d->kind != kind) {
-        pmd_error(d, "%s: module '%s' is a %s module, not %s", conf_where(e),
-                  name, kind_name(m->d->kind), what);
+        pmd_error(d, "%s: module '%s' is %s module, not %s", conf_where(e),
+                  name, a_kind(m->d->kind), what);
         return NULL;
     }
     return m;
@@ -577,18 +588,18 @@ static int build_explicit(struct pmd *d)
             if (last && m->d->kind != PM_KIND_OUTPUT) {
                 pmd_error(d,
                           "%s: pipeline '%s' must end in an output module; "
-                          "'%s' is a %s module",
+                          "'%s' is %s module",
                           conf_where(e), e->inst, type,
-                          kind_name(m->d->kind));
+                          a_kind(m->d->kind));
                 rc = -EINVAL;
                 break;
             }
             if (!last && m->d->kind != PM_KIND_TRANSFORM) {
                 pmd_error(d,
-                          "%s: pipeline '%s': '%s' is a %s module; only "
+                          "%s: pipeline '%s': '%s' is %s module; only "
                           "transforms may come before the output",
                           conf_where(e), e->inst, type,
-                          kind_name(m->d->kind));
+                          a_kind(m->d->kind));
                 rc = -EINVAL;
                 break;
             }
@@ -674,8 +685,8 @@ static int build_captures_services(struct pmd *d)
                 return -ENOMEM;
             d->svcs[d->nsvcs++] = s;
         } else {
-            pmd_error(d, "%s: module '%s' is a %s module, not a capture",
-                      d->daemon, defmod, kind_name(m->d->kind));
+            pmd_error(d, "%s: module '%s' is %s module, not a capture",
+                      d->daemon, defmod, a_kind(m->d->kind));
             return -EINVAL;
         }
     }
@@ -838,6 +849,34 @@ static int check_singletons(struct pmd *d)
     return 0;
 }
 
+/* Before judging keys: is every output named by `plugins:` present?  A
+ * missing module is the real error when its keys look unknown (a config
+ * with sql_* keys on a machine without the mysql module). */
+static int check_plugin_modules(struct pmd *d)
+{
+    const struct conf_entry *e = conf_find(&d->conf, "plugins", NULL);
+    char *list, *tok, *save = NULL;
+    int rc = 0;
+
+    if (!e)
+        return 0;
+    if (!(list = strdup(e->value)))
+        return -ENOMEM;
+    for (tok = strtok_r(list, ",", &save); tok && !rc;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *type, *name;
+        tok = trimw(tok);
+        if (!*tok || split_inst(tok, &type, &name) < 0)
+            continue;
+        type = trimw(type);
+        if (!modset_find(&d->mods, type) &&
+            !need_module(d, type, e, PM_KIND_OUTPUT, "an output"))
+            rc = -ENOENT;
+    }
+    free(list);
+    return rc;
+}
+
 int pmd_resolve(struct pmd *d)
 {
     size_t k, i, j;
@@ -850,6 +889,8 @@ int pmd_resolve(struct pmd *d)
         struct optref r;
         if (find_option(d, e->key, &r) < 0) {
             const char *s = suggest_key(d, e->key);
+            if ((rc = check_plugin_modules(d)) < 0)
+                return rc;
             if (s)
                 pmd_error(d, "%s: unknown key '%s' (did you mean '%s'?)",
                           conf_where(e), e->key, s);

@@ -159,7 +159,7 @@ static int q_push(struct bqueue *q, struct pm_batch *b, int block)
         q->producers_waiting--;
     }
     q->ring[(q->head + q->n) % q->cap] = b;
-    q->n++;
+    __atomic_store_n(&q->n, q->n + 1, __ATOMIC_RELAXED);
     if (q->consumer_waiting)
         pthread_cond_signal(&q->nonempty);
     pthread_mutex_unlock(&q->mu);
@@ -388,7 +388,7 @@ static void *pl_main(void *arg)
         if (q->n) {
             b = q->ring[q->head];
             q->head = (q->head + 1) % q->cap;
-            q->n--;
+            __atomic_store_n(&q->n, q->n - 1, __ATOMIC_RELAXED);
             if (q->producers_waiting)
                 pthread_cond_signal(&q->nonfull);
         } else if (q->done) {
@@ -463,6 +463,8 @@ void pmd_request_stop(struct pmd *d)
     pthread_mutex_lock(&d->mu);
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
+    if (!load_flag(&d->running))
+        return; /* pmd_start checks stop_captures itself */
     for (i = 0; i < d->npls; i++)
         pool_wake(&d->pls[i]->pool);
     for (i = 0; i < d->ncaps; i++)
@@ -474,9 +476,10 @@ void pmd_request_reload(struct pmd *d)
 {
     size_t i;
     __atomic_add_fetch(&d->reload_gen, 1, __ATOMIC_RELEASE);
+    if (!load_flag(&d->running))
+        return;
     for (i = 0; i < d->npls; i++)
-        if (d->pls[i]->q.ring)
-            q_poke(&d->pls[i]->q);
+        q_poke(&d->pls[i]->q);
 }
 
 static void each_stage(struct pmd *d, void (*fn)(struct pmd *, struct stage *))
@@ -549,6 +552,7 @@ static void stop_one(struct pmd *d, struct stage *s)
 static void teardown(struct pmd *d)
 {
     size_t i;
+    __atomic_store_n(&d->running, 0, __ATOMIC_RELEASE);
     each_stage(d, fini_one);
     for (i = 0; i < d->npls; i++) {
         pool_fini(&d->pls[i]->pool);
@@ -620,6 +624,7 @@ int pmd_start(struct pmd *d)
         return 1;
     }
 
+    __atomic_store_n(&d->running, 1, __ATOMIC_RELEASE);
     for (i = 0; i < d->npls; i++) {
         if (pthread_create(&d->pls[i]->th, NULL, pl_main, d->pls[i]) != 0) {
             log_core(PM_LOG_ERR, "cannot create a thread for pipeline '%s'",

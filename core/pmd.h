@@ -226,6 +226,7 @@ struct pmd {
     int stop_captures;
     int stop_all;
     unsigned reload_gen;
+    int running; /* queues and pools exist (atomic) */
     int exit_code;
     /* start-up synchronisation of the main thread */
     pthread_mutex_t mu;

@@ -76,6 +76,12 @@ uint64_t pmc_cache_overflows(const struct pm_cache *c);
 int pmc_decode_packet(struct pm_rec *r, int dlt, const uint8_t *pkt,
                       uint32_t caplen, uint32_t len, uint32_t flags);
 
+/* ---- IP fragments (frag.c) -------------------------------------------- */
+struct pm_frag *pmc_frag_new(uint32_t max_entries, uint32_t timeout);
+void pmc_frag_free(struct pm_frag *f);
+int pmc_frag_track(struct pm_frag *f, struct pm_rec *r, const uint8_t *pkt,
+                   uint32_t caplen);
+
 /* ---- option values (optval.c) ------------------------------------------ */
 /* Parse `text` as option o's type and store it at (char *)config +
  * o->offset (strings are strdup'ed; the caller frees them with

@@ -488,6 +488,9 @@ static const struct pm_host fh_host = {
     .conf_get = fh_conf_get,
     .path_expand = fh_path_expand,
     .stats_render = fh_stats_render,
+    .frag_new = pmc_frag_new,
+    .frag_free = pmc_frag_free,
+    .frag_track = pmc_frag_track,
 };
 
 const struct pm_host *fakehost(void)

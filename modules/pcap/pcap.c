@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ struct pcap_cfg {
     char *direction;
     char *ifindex;
     int interface_wait;
+    int force_frag;
+    uint64_t frag_buffer;
 };
 
 struct pcap_ctx {
@@ -63,6 +66,9 @@ struct pcap_ctx {
     /* counters */
     uint64_t *c_packets, *c_bytes, *c_truncated, *c_bad, *c_non_ip;
     uint64_t *c_kdrop, *c_ifdrop;
+    /* fragment tracking (only when a pipeline aggregates L4 fields) */
+    struct pm_frag *frag;
+    uint64_t *c_frag_unmatched;
     uint64_t last_drop, last_ifdrop;
 };
 
@@ -97,6 +103,14 @@ static const struct pm_option pcapm_options[] = {
     {"pcap_interface_wait", PM_OPT_BOOL, 0,
      offsetof(struct pcap_cfg, interface_wait), "false", NULL,
      "wait for the interface to appear instead of failing", 'w'},
+    {"pmacctd_force_frag_handling", PM_OPT_BOOL, 0,
+     offsetof(struct pcap_cfg, force_frag), "false", NULL,
+     "track IP fragments even when no pipeline aggregates ports or tcpflags",
+     0},
+    {"pmacctd_frag_buffer_size", PM_OPT_SIZE, 0,
+     offsetof(struct pcap_cfg, frag_buffer), "4M", "bytes",
+     "memory for the fragment table (datagrams whose first fragment was seen)",
+     0},
     PM_OPTION_END};
 
 /* FNV-1a of the interface name, never 0 (pcap_ifindex: hash). */
@@ -189,6 +203,20 @@ static int pcapm_init(const struct pm_host *host, const struct pm_instance *inst
                                  "packets dropped by the kernel (ps_drop)");
     ctx->c_ifdrop = host->counter(inst, "interface_drops",
                                   "packets dropped by the interface (ps_ifdrop)");
+    ctx->c_frag_unmatched = host->counter(
+        inst, "frag_unmatched",
+        "later IP fragments whose first fragment was not seen (dropped)");
+    if (cfg->force_frag || pm_pset_has(&inst->aggregate_set, PM_P_SRC_PORT) ||
+        pm_pset_has(&inst->aggregate_set, PM_P_DST_PORT) ||
+        pm_pset_has(&inst->aggregate_set, PM_P_TCPFLAGS) ||
+        inst->sum_mode == PM_SUM_PORT) {
+        /* about 64 bytes per remembered datagram */
+        ctx->frag = host->frag_new((uint32_t)(cfg->frag_buffer / 64), 60);
+        if (!ctx->frag) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
     *ctxp = ctx;
     return 0;
 fail:
@@ -328,6 +356,10 @@ static int open_live(struct pcap_ctx *ctx, int quiet_absent)
                        ctx->ifname, pcap_geterr(p));
     }
     ctx->p = p;
+    if (pcap_setnonblock(p, 1, err) < 0)
+        ctx->host->log(ctx->inst, PM_LOG_WARNING,
+                       "interface %s: cannot set non-blocking mode: %s",
+                       ctx->ifname, err);
     if (ctx->direction != DIR_NONE &&
         pcap_setdirection(p, ctx->direction == DIR_IN ? PCAP_D_IN
                                                       : PCAP_D_OUT) < 0)
@@ -498,6 +530,15 @@ static int one_packet(struct pcap_ctx *ctx, struct loop_state *st,
     st->bytes += h->len;
     switch (dr) {
     case PM_DEC_OK:
+        /* A later fragment takes the ports of its first fragment; one whose
+         * first fragment never came is dropped and counted, as pmacctd
+         * drops it (docs/DIFFERENCES.md). */
+        if (ctx->frag &&
+            host->frag_track(ctx->frag, r, data, h->caplen) ==
+                PM_FRAG_UNMATCHED) {
+            pm_counter_add(ctx->c_frag_unmatched, 1);
+            pm_batch_drop(b, b->n);
+        }
         break;
     case PM_DEC_NOT_IP:
         st->non_ip++;
@@ -592,14 +633,43 @@ out:
     return rc;
 }
 
+struct live_args {
+    struct pcap_ctx *ctx;
+    struct loop_state *st;
+    int stop;
+};
+
+static void live_cb(u_char *user, const struct pcap_pkthdr *h,
+                    const u_char *data)
+{
+    struct live_args *la = (struct live_args *)(void *)user;
+
+    if (la->stop)
+        return;
+    if (one_packet(la->ctx, la->st, h, data)) {
+        la->stop = 1;
+        pcap_breakloop(la->ctx->p);
+        return;
+    }
+    /* a trickle never fills a batch: emit at least every 100 ms */
+    if (la->st->b && la->st->b->n > 0 &&
+        (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000 >=
+            la->st->batch_start_ms + PCAP_TIMEOUT_MS)
+        emit(la->ctx, la->st);
+}
+
+/*
+ * Live loop.  The handle is non-blocking and we poll its descriptor with a
+ * 100 ms timeout ourselves: libpcap's own read timeout may never fire on
+ * Linux (TPACKET_V3) when no packet arrives, and stopping() must be seen.
+ */
 static int run_live(struct pcap_ctx *ctx)
 {
     struct loop_state st = {0};
-    struct pcap_pkthdr *h;
-    const u_char *data;
+    struct live_args la = {ctx, &st, 0};
     pm_ts_t now;
     uint64_t last_stats = 0;
-    int rc;
+    int rc, fd;
 
     while (!ctx->p) {
         if (ctx->host->stopping(ctx->inst))
@@ -611,29 +681,30 @@ static int run_live(struct pcap_ctx *ctx)
         if (rc < 0 && rc != -ENODEV)
             return rc;
     }
+    fd = pcap_get_selectable_fd(ctx->p);
     for (;;) {
-        rc = pcap_next_ex(ctx->p, &h, &data);
-        if (rc == 1) {
-            if (one_packet(ctx, &st, h, data)) {
-                emit(ctx, &st);
-                return PM_RUN_STOPPED;
-            }
-            /* a trickle never fills a batch: emit at least every 100 ms */
-            if (st.b && st.b->n > 0 &&
-                (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000 >=
-                    st.batch_start_ms + PCAP_TIMEOUT_MS)
-                emit(ctx, &st);
-            if (st.b && (st.b->n & 1023) != 0)
-                continue;
-        } else if (rc == 0) {
-            emit(ctx, &st); /* quiet link: let data flow */
-        } else {
+        rc = pcap_dispatch(ctx->p, -1, live_cb, (u_char *)&la);
+        if (la.stop) {
             emit(ctx, &st);
-            if (rc == PCAP_ERROR_BREAK)
-                return PM_RUN_STOPPED;
+            return PM_RUN_STOPPED;
+        }
+        if (rc == PCAP_ERROR_BREAK) {
+            emit(ctx, &st);
+            return PM_RUN_STOPPED;
+        }
+        if (rc < 0) {
+            emit(ctx, &st);
             ctx->host->log(ctx->inst, PM_LOG_ERR, "error reading from %s: %s",
                            ctx->ifname, pcap_geterr(ctx->p));
             return -EIO;
+        }
+        if (rc == 0) {
+            struct pollfd pfd = {fd, POLLIN, 0};
+            emit(ctx, &st); /* quiet link: let data flow */
+            if (fd >= 0)
+                poll(&pfd, 1, PCAP_TIMEOUT_MS);
+            else
+                nap(ctx, 10);
         }
         if (ctx->host->stopping(ctx->inst)) {
             emit(ctx, &st);
@@ -666,6 +737,8 @@ static void pcapm_fini(void *vctx)
         update_stats(ctx);
         pcap_close(ctx->p);
     }
+    if (ctx->frag)
+        ctx->host->frag_free(ctx->frag);
     free(ctx);
 }
 

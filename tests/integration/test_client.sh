@@ -59,11 +59,13 @@ ask_all() {
     done <"$DATA/queries.txt"
 }
 
-# compare WANT GOT MODE WHAT: 0 when equal under MODE (exact|sorted|head2).
+# compare WANT GOT MODE WHAT: 0 when equal under MODE
+# (exact|sorted|json|known|head2).  json: lines are objects, no header.
 compare() {
     local want=$1 got=$2 mode=$3 what=$4
     case $mode in
     sorted) compare_tables "$want" "$got" "$what"; return ;;
+    json) compare_json "$want" "$got" "$what"; return ;;
     known)
         compare_tables "$want" "$got" "$what" 2>/dev/null ||
             note "known difference: $what (see modules/memory/README.md)"

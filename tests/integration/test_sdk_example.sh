@@ -28,6 +28,7 @@ export PKG_CONFIG_SYSROOT_DIR=$root
 moddir=$(pkg-config --variable=moduledir pmacct-sdk) ||
     fail "pkg-config --variable=moduledir pmacct-sdk failed"
 cflags=$(pkg-config --cflags pmacct-sdk) || fail "pkg-config --cflags pmacct-sdk failed"
+cflags=$(echo $cflags) # trim the trailing blank pkg-config prints
 [ -f "${cflags#-I}/pmacct/pm_host.h" ] || fail "installed SDK headers not found via '$cflags'"
 
 for ex in example_tag example_count; do

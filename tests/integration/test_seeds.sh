@@ -78,6 +78,7 @@ runnable_copy() {
         echo "pcap_savefile: $PCAP"
         echo "plugin_pipe_size: 10240000"
         echo "plugin_buffer_size: 10240"
+        echo "$PM_DIFF_FILTER"
         plugins_of "$src" | while read -r type name; do
             case $type in
             memory)

@@ -151,6 +151,15 @@ struct pm_buf {
 struct pm_render;   /* opaque: a configured renderer */
 struct pm_cache;    /* opaque: an aggregation cache */
 struct pm_counter;  /* opaque: a named stats counter */
+struct pm_frag;     /* opaque: an IP fragment tracker */
+
+/* Results of host->frag_track(). */
+enum pm_frag_result {
+    PM_FRAG_NONE = 0,      /* not a fragment */
+    PM_FRAG_FIRST = 1,     /* first fragment: remembered */
+    PM_FRAG_MATCHED = 2,   /* later fragment: ports filled from the first */
+    PM_FRAG_UNMATCHED = 3, /* later fragment, first never seen */
+};
 
 /* Cache configuration. */
 struct pm_cache_cfg {
@@ -313,6 +322,18 @@ struct pm_host {
      * out.  Used by the memory module to answer the client and by the
      * metrics module. */
     int (*stats_render)(struct pm_buf *out, int prometheus);
+
+    /* --- IP fragments (since 1.0) ---------------------------------------
+     * A tracker gives later fragments of a datagram the ports of its first
+     * fragment (as pmacctd does).  frag_new: at most max_entries datagrams
+     * remembered, each for `timeout` seconds of packet time (0: 60).
+     * frag_track: call after decode_packet with the same packet bytes;
+     * returns enum pm_frag_result.  One tracker per capture thread; not
+     * locked. */
+    struct pm_frag *(*frag_new)(uint32_t max_entries, uint32_t timeout);
+    void (*frag_free)(struct pm_frag *f);
+    int (*frag_track)(struct pm_frag *f, struct pm_rec *r, const uint8_t *pkt,
+                      uint32_t caplen);
 };
 
 /* Add to a counter from any thread. */
