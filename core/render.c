@@ -224,6 +224,12 @@ static void fmt_ts(const struct pm_render *r, const pm_ts_t *ts, char *s,
             snprintf(s, n, "%" PRIu64, ts->sec);
         return;
     }
+    if (!ts->sec && !ts->usec) {
+        /* unset: pmacct prints a zero date, not the epoch */
+        snprintf(s, n, "0000-00-00 00:00:00%s",
+                 usec && !(r->cfg.flags & PM_RENDER_TS_SECS) ? ".000000" : "");
+        return;
+    }
     {
         time_t t = (time_t)ts->sec;
         struct tm tm;

@@ -231,6 +231,43 @@ static void test_nfacctd(void **state)
     render_cmp(PM_FMT_JSON, 0, agg, &row, "n1.json", 0);
 }
 
+/* An unset timestamp prints pmacct's zero date, not the epoch (nfacctd
+ * 1.7.7 on a NAT capture without flow end times). */
+static void test_unset_timestamp(void **state)
+{
+    struct pm_rec r;
+    struct pm_row row;
+    uint16_t ids[PM_P_MAX];
+    uint32_t n, sm;
+    int flows;
+    char err[256];
+    struct pm_render_cfg cfg = {0};
+    struct pm_render *rd;
+    struct pm_buf out = {0};
+    (void)state;
+    setenv("TZ", "UTC", 1);
+    memset(&r, 0, sizeof(r));
+    memset(&row, 0, sizeof(row));
+    r.ts_start.sec = 1700000000;
+    row.rec = &r;
+    row.packets = 1, row.bytes = 40;
+    assert_int_equal(pmc_aggregate_parse("timestamp_start,timestamp_end", ids,
+                                         &n, PM_P_MAX, &sm, &flows, err,
+                                         sizeof(err)),
+                     0);
+    cfg.fmt = PM_FMT_CSV;
+    cfg.flags = PM_RENDER_NO_FLOWS;
+    cfg.prims = ids;
+    cfg.nprims = n;
+    rd = pmc_render_new(&cfg);
+    assert_non_null(rd);
+    assert_int_equal(pmc_render_row(rd, &row, &out), 0);
+    assert_string_equal(out.p, "2023-11-14 22:13:20.000000,"
+                               "0000-00-00 00:00:00.000000,1,40\n");
+    free(out.p);
+    pmc_render_free(rd);
+}
+
 static void test_epoch_stamps(void **state)
 {
     struct pm_rec r;
@@ -326,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_strings_order),
         cmocka_unit_test(test_nfacctd),
         cmocka_unit_test(test_epoch_stamps),
+        cmocka_unit_test(test_unset_timestamp),
         cmocka_unit_test(test_mpls_class),
         cmocka_unit_test(test_json_escape_and_sep),
     };

@@ -1,0 +1,22 @@
+#!/bin/bash
+# tests/install-deps.sh - install (as root, with apt-get) everything the build
+# and the whole test suite need on Debian 12: compilers and autotools, the
+# libraries of the modules, the reference pmacct 1.7.7 for differential
+# tests, and the peers and tools the tests start.  README's test command and
+# .ci/run both run this first.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+
+# tshark asks whether non-root users may capture: answer no, quietly.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+    build-essential autoconf automake libtool libltdl-dev pkg-config \
+    libpcap-dev libcmocka-dev \
+    pmacct tcpdump tshark python3 python3-scapy util-linux procps iproute2 \
+    clang libclang-rt-14-dev valgrind ca-certificates </dev/null
+
+# The reference daemons are never run as services here.
+systemctl disable --now pmacctd nfacctd sfacctd uacctd 2>/dev/null || true
+pmacctd -V 2>&1 | head -n 1
