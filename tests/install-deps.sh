@@ -10,12 +10,14 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture: answer no, quietly.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 
+# Each component lists its packages in tests/deps/<component>.txt.
+here=$(cd "$(dirname "$0")" && pwd)
+pkgs=$(sed -e 's/#.*//' "$here"/deps/*.txt | tr -s ' \t\n' ' ')
+
 apt-get update -q
-apt-get install -y -q --no-install-recommends \
-    build-essential autoconf automake libtool libltdl-dev pkg-config \
-    libpcap-dev libcmocka-dev \
-    pmacct tcpdump tshark python3 python3-scapy util-linux procps iproute2 \
-    clang libclang-rt-14-dev valgrind ca-certificates </dev/null
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
+    $pkgs </dev/null
 
 # The reference daemons are never run as services here.
 systemctl disable --now pmacctd nfacctd sfacctd uacctd 2>/dev/null || true
