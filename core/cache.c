@@ -66,8 +66,6 @@ struct pm_cache {
     size_t arena_len, arena_cap;
 
     uint64_t overflows;
-    int have_anchor;
-    uint64_t anchor;
 
     uint64_t *keybuf; /* scratch key */
 };
@@ -382,12 +380,13 @@ static uint64_t time_bin(struct pm_cache *c, uint64_t t)
             if (c->cfg.roundoff == 'w')
                 base += 4 * 86400; /* epoch was a Thursday: weeks on Monday */
         } else {
-            if (!c->have_anchor) {
-                c->anchor = t - t % 60;
-                c->have_anchor = 1;
-            }
-            base = (int64_t)c->anchor + off;
+            /* Multiples of the bin length since the epoch (plus the
+             * offset), whenever the daemon started: the same input always
+             * gives the same bins (pmacct 1.7.7 anchors to the minute it
+             * started; docs/DIFFERENCES.md). */
+            base = off;
         }
+        /* [start, end): a record exactly on a boundary opens the new bin */
         return (uint64_t)(base + floor_div((int64_t)t - base, h) * h);
     }
 }

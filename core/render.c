@@ -159,6 +159,31 @@ static int show_flows(const struct pm_render *r)
     return !(r->cfg.flags & PM_RENDER_NO_FLOWS);
 }
 
+/* Column width of d: the print plugin's (the table's), or with
+ * PM_RENDER_CLIENT the pmacct client's, which are wider for a few
+ * primitives (observed from pmacct 1.7.7's `pmacct -s -a`). */
+static unsigned col_width(const struct pm_render *r,
+                          const struct pm_prim_def *d)
+{
+    if (r->cfg.flags & PM_RENDER_CLIENT) {
+        switch (d->info.id) {
+        case PM_P_CLASS: return 18;
+        case PM_P_STD_COMM:
+        case PM_P_SRC_STD_COMM:
+        case PM_P_AS_PATH:
+        case PM_P_SRC_AS_PATH: return 25;
+        case PM_P_POST_NAT_SRC_PORT:
+        case PM_P_POST_NAT_DST_PORT: return 19;
+        case PM_P_TUNNEL_PROTO:
+        case PM_P_TUNNEL_SRC_PORT:
+        case PM_P_TUNNEL_DST_PORT: return 17;
+        case PM_P_TUNNEL_TOS: return 12;
+        default: break;
+        }
+    }
+    return d->info.width;
+}
+
 static int pad_col(struct pm_buf *out, const char *s, unsigned width)
 {
     size_t len = strlen(s);
@@ -193,9 +218,9 @@ int pmc_render_header(struct pm_render *r, struct pm_buf *out)
                 pmc_buf_append(out, sep, strlen(sep));
             }
         } else {
-            pad_col(out, d->info.column, d->info.width);
+            pad_col(out, d->info.column, col_width(r, d));
             if (d->column2)
-                pad_col(out, d->column2, d->info.width);
+                pad_col(out, d->column2, col_width(r, d));
         }
     }
     if (csv) {
@@ -243,6 +268,15 @@ static void fmt_ts(const struct pm_render *r, const pm_ts_t *ts, char *s,
 
 /* Text of a value into s; returns JSON quoting.  `which` selects the
  * second half of a two-column primitive (coords). */
+/* The pmacct client's table (PM_RENDER_CLIENT, formatted): unset values
+ * print differently from the print plugin's (observed with pmacct 1.7.7's
+ * `pmacct -s -a`). */
+static int client_fmt(const struct pm_render *r)
+{
+    return (r->cfg.flags & PM_RENDER_CLIENT) &&
+           r->cfg.fmt == PM_FMT_FORMATTED;
+}
+
 static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
                       const struct pm_row *row, int which, char *s, size_t n,
                       const char **str, size_t *slen)
@@ -282,6 +316,8 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
             inet_ntop(AF_INET, ip.a, s, (socklen_t)n);
         else if (ip.af == 6)
             inet_ntop(AF_INET6, ip.a, s, (socklen_t)n);
+        else if (client_fmt(r))
+            snprintf(s, n, "0");
         else if (r->cfg.fmt == PM_FMT_FORMATTED)
             snprintf(s, n, "::");
         else
@@ -315,6 +351,12 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
             *slen = sr.len;
         } else if (d->info.id == PM_P_CLASS) {
             snprintf(s, n, "unknown"); /* as pmacct prints no class */
+        } else if (client_fmt(r) && (d->info.id == PM_P_STD_COMM ||
+                                     d->info.id == PM_P_SRC_STD_COMM)) {
+            snprintf(s, n, "0");
+        } else if (client_fmt(r) && (d->info.id == PM_P_AS_PATH ||
+                                     d->info.id == PM_P_SRC_AS_PATH)) {
+            snprintf(s, n, "^$");
         } else {
             s[0] = 0;
         }
@@ -345,14 +387,21 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
     case PM_VT_TS: {
         pm_ts_t ts;
         memcpy(&ts, f, sizeof(ts));
-        fmt_ts(r, &ts, s, n, 1);
+        if (client_fmt(r) && !ts.sec && !ts.usec &&
+            !(r->cfg.flags & PM_RENDER_TS_EPOCH))
+            snprintf(s, n, "1970-01-01T00:00:00.000000Z");
+        else
+            fmt_ts(r, &ts, s, n, 1);
         return Q_STR; /* quoted even as epoch */
     }
     case PM_VT_ROA:
         snprintf(s, n, "%c", pmc_roa_char(f[0]));
         return Q_STR;
     case PM_VT_CHAR:
-        snprintf(s, n, "%c", f[0] ? f[0] : 'u');
+        if (client_fmt(r) && !f[0])
+            s[0] = 0; /* the client prints nothing for an unset char */
+        else
+            snprintf(s, n, "%c", f[0] ? f[0] : 'u');
         return Q_STR;
     case PM_VT_RD: {
         unsigned type = ((unsigned)f[0] << 8) | f[1];
@@ -517,15 +566,16 @@ int pmc_render_row(struct pm_render *r, const struct pm_row *row,
                     size_t k = slen < sizeof(tmp) - 1 ? slen : sizeof(tmp) - 1;
                     memcpy(tmp, str, k);
                     tmp[k] = 0;
-                    pad_col(out, tmp, d->info.width);
+                    pad_col(out, tmp, col_width(r, d));
                 } else {
                     /* pmacct pads coordinate values to 10, not to the
                      * header's 14, and sampling_direction to 20, not 19 */
                     pad_col(out, v,
-                            d->info.type == PM_VT_COORDS ? 10
+                            client_fmt(r) ? col_width(r, d)
+                            : d->info.type == PM_VT_COORDS ? 10
                             : d->info.id == PM_P_SAMPLING_DIRECTION
                                 ? 20
-                                : d->info.width);
+                                : col_width(r, d));
                 }
             }
         }

@@ -3,7 +3,8 @@
 # exactly this).  From the source tree:
 #
 #   ./tests/run-all.sh             build + every test, then an ASan+UBSan
-#                                  build running the unit tests again
+#                                  build running the unit tests again, then
+#                                  the fuzz targets (tests/fuzz/run-fuzzers.sh)
 #   ./tests/run-all.sh --quick     the first build and its tests only
 #
 # Builds out of tree in $PM_BUILD_DIR (default ./_build) and
@@ -70,6 +71,20 @@ if [ $quick = 0 ]; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         build_and_check "$build-san" "$unit" --enable-sanitizers || rc=1
+fi
+
+cd "$src" || exit 1
+if [ $quick = 0 ]; then
+    # Last step: every libFuzzer target for FUZZ_SECONDS (default 20) each.
+    if command -v clang >/dev/null 2>&1; then
+        step "fuzz (tests/fuzz/run-fuzzers.sh, ${FUZZ_SECONDS:-20}s per target)"
+        "$src/tests/fuzz/run-fuzzers.sh" || rc=1
+    elif [ "${CI:-}" = true ]; then
+        step "fuzz: clang is missing (apt-get install clang libclang-rt-14-dev): FAILED under CI"
+        rc=1
+    else
+        step "fuzz: skipped, clang is missing"
+    fi
 fi
 
 cd "$src" || exit 1

@@ -4,9 +4,12 @@
  * pcap savefile (the packet's IP source is the exporter), an exporter
  * allow-list and a bounded per-exporter statistics table.
  *
- * Threads: a struct pm_udpin and a struct pm_exptab belong to one capture
- * thread; nothing here is shared or locked.  Allow lists are read-only
- * once loaded.
+ * Threads: a struct pm_udpin and a struct pm_exptab belong to one receiver
+ * thread; nothing here is shared or locked.  A group of sockets opened by
+ * pm_udpin_open_group() is one pm_udpin per socket, each read by its own
+ * thread; the kernel steers every datagram of one exporter (source address)
+ * to the same socket.  Allow lists are read-only once loaded.  Published
+ * per-exporter counters are host counters (atomic adds).
  */
 #ifndef PM_MODULES_COMMON_UDPIN_H
 #define PM_MODULES_COMMON_UDPIN_H
@@ -51,6 +54,12 @@ const char *pm_ip_str(const pm_ip_t *ip, char *buf, size_t len);
 void pm_ip_mask(pm_ip_t *ip, unsigned len);
 
 /* ---- per-exporter statistics ---------------------------------------- */
+/* Counters published per exporter: datagrams, records, seq_gaps,
+ * malformed, unknown_template. */
+#define PM_EXP_NCTR 5
+/* Exporters given their own named counters, per instance (the registry
+ * is not meant for more); the others are only in the totals. */
+#define PM_EXP_NAMED_MAX 256
 struct pm_exp_stats {
     pm_ip_t addr;
     uint64_t datagrams;
@@ -62,6 +71,12 @@ struct pm_exp_stats {
     uint64_t last_seen; /* seconds */
     uint32_t used;
     uint32_t templates; /* templates held (collectors' own accounting) */
+    /* pm_exptab_publish(): host counters of this exporter (NULL: not
+     * named) and the values already added to them. */
+    uint64_t *ctr[PM_EXP_NCTR];
+    uint64_t pub[PM_EXP_NCTR];
+    uint32_t named; /* 1 counters registered, 2 over the bound */
+    uint32_t _pad2;
 };
 
 struct pm_exptab {
@@ -80,6 +95,19 @@ struct pm_exp_stats *pm_exptab_get(struct pm_exptab *t, const pm_ip_t *addr);
 struct pm_exp_stats *pm_exptab_find(const struct pm_exptab *t,
                                     const pm_ip_t *addr);
 void pm_exptab_free(struct pm_exptab *t);
+/* Add what changed since the last call to the host counters
+ * `exporter_<addr>_{datagrams,records,seq_gaps,malformed,unknown_template}`
+ * of inst (dots and colons of the address become '_'), registering them
+ * (and logging the new exporter, naming `thread`) the first time.  At most
+ * *named (shared by the threads of one instance: atomic) exporters get
+ * counters; the first one beyond is logged once.  Call it from the
+ * table's thread about once a second and at the end. */
+void pm_exptab_publish(struct pm_exptab *t, const struct pm_host *host,
+                       const struct pm_instance *inst, unsigned thread,
+                       uint32_t *named);
+/* One info line per exporter of the table (totals), at the end. */
+void pm_exptab_log(const struct pm_exptab *t, const struct pm_host *host,
+                   const struct pm_instance *inst, const char *what);
 
 /* ---- datagram input --------------------------------------------------- */
 struct pm_udpin_cfg {
@@ -107,10 +135,34 @@ struct pm_dgram {
 
 struct pm_udpin;
 
-/* Open the socket or the savefile.  Logs why on error. */
+/* Open the socket or the savefile.  Logs why on error.  The receive
+ * buffer obtained is checked: when the kernel gives less than pipe_size
+ * it logs a warning naming the sysctl to raise (net.core.rmem_max).
+ * Kernel drops (socket buffer full) are read with SO_RXQ_OVFL and
+ * /proc/net/udp{,6}: pm_udpin_drops(). */
 int pm_udpin_open(struct pm_udpin **out, const struct pm_host *host,
                   const struct pm_instance *inst,
                   const struct pm_udpin_cfg *cfg);
+/* Open n (1..PM_UDPIN_MAX_GROUP) sockets bound to the same address and
+ * port with SO_REUSEPORT and attach a classic BPF program
+ * (SO_ATTACH_REUSEPORT_CBPF) choosing the socket by a hash of the source
+ * IP address (IPv4, IPv6 and v4-mapped alike), so one exporter's
+ * datagrams always reach the same socket.  n == 1 is pm_udpin_open();
+ * a savefile accepts only n == 1.  out[0..n-1]; all or nothing. */
+#define PM_UDPIN_MAX_GROUP 64
+int pm_udpin_open_group(struct pm_udpin **out, unsigned n,
+                        const struct pm_host *host,
+                        const struct pm_instance *inst,
+                        const struct pm_udpin_cfg *cfg);
+/* The socket index the steering program picks for a source address in a
+ * group of n (the same hash, computed in C: tests, logs). */
+unsigned pm_udpin_steer(const pm_ip_t *src, unsigned n);
+/* Datagrams the kernel dropped on this socket (receive buffer full),
+ * as far as known: SO_RXQ_OVFL of received datagrams, and /proc/net/udp
+ * when refresh is non-zero (call it when idle, not per datagram). */
+uint64_t pm_udpin_drops(struct pm_udpin *u, int refresh);
+/* Receive buffer the kernel granted (bytes, as getsockopt reports). */
+uint64_t pm_udpin_rcvbuf(const struct pm_udpin *u);
 /* Receive up to max datagrams (max <= 64) waiting at most timeout_ms.
  * Returns the count (0 on timeout), -ENODATA at the savefile's end, or
  * -errno.  Datagrams from senders not in the allow list are dropped and

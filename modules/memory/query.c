@@ -585,7 +585,8 @@ static const char *const all_layout[] = {
     "post_nat_src_port", "post_nat_dst_port", "nat_event", "mpls_label_top",
     "mpls_label_bottom", "mpls_stack_depth", "tunnel_src_mac",
     "tunnel_dst_mac", "tunnel_src_host", "tunnel_dst_host", "tunnel_proto",
-    "tunnel_tos", "tunnel_src_port", "tunnel_dst_port", "timestamp_start",
+    "tunnel_tos", "tunnel_src_port", "tunnel_dst_port", "-vxlan",
+    "timestamp_start",
     "timestamp_end", "timestamp_arrival", "timestamp_export",
     "export_proto_seqno", "export_proto_version", "export_proto_sysid"};
 
@@ -630,6 +631,8 @@ static int answer_table(struct mem_ctx *m, struct query *q,
 
     rc.fmt = q->fmt == F_JSON ? PM_FMT_JSON : csv ? PM_FMT_CSV
                                                   : PM_FMT_FORMATTED;
+    /* the table is printed by the pmacct client: its column widths */
+    rc.flags = PM_RENDER_CLIENT;
     rc.prims = inst->aggregate;
     rc.nprims = inst->naggregate;
     if (q->all_fields && q->fmt != F_JSON) {
@@ -668,7 +671,7 @@ static int answer_table(struct mem_ctx *m, struct query *q,
         rcode = w.err;
         goto out;
     }
-    if (q->sort != S_NONE)
+    if (q->sort != S_NONE && w.nrefs > 1) /* qsort(NULL, 0) is UB */
         qsort(w.refs, w.nrefs, sizeof(*w.refs), cmp_desc);
     size_t n = w.nrefs;
     if (q->top && q->top < n)

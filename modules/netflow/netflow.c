@@ -6,15 +6,33 @@
  * are mapped to record fields in nf_ie.c.
  *
  * Threads: init/start/stop/fini on the main thread, run() on the capture
- * thread, which alone touches the context (stop only sets a flag).
+ * thread.  With nfacctd_threads N > 1, run() starts N-1 more receiver
+ * threads: each owns one socket of a SO_REUSEPORT group steered by the
+ * exporter's address (udpin.c) and one whole decoder context (templates,
+ * sequence state, exporter table, batch being filled), so one exporter is
+ * always decoded by the same thread and nothing is locked.  Each thread
+ * gets and emits its own batches (the host's batch functions are
+ * thread-safe); counters are host counters (atomic adds), shared by all.
+ * stop only sets flags.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+#include <unistd.h>
+
 #include "nf.h"
+
+/* The module's configuration: the decoders' nf_cfg first, then the keys
+ * of the input glue. */
+struct nf_xcfg {
+    struct nf_cfg base;
+    char *threads;
+};
 
 #define NF_OPT(field) offsetof(struct nf_cfg, field)
 
@@ -31,7 +49,7 @@ static const struct pm_option nf_options[] = {
      "read the UDP datagrams of this pcap file instead of a socket", 'I'},
     {"pcap_savefile_wait", PM_OPT_BOOL, 0, NF_OPT(savefile_wait), "false",
      NULL, "at the end of pcap_savefile, wait instead of exiting", 'W'},
-    {"pcap_savefile_delay", PM_OPT_DURATION, 0, NF_OPT(savefile_delay), "0",
+    {"pcap_savefile_delay", PM_OPT_UINT, 0, NF_OPT(savefile_delay), "0",
      "seconds", "sleep before reading pcap_savefile (and between replays)",
      'Z'},
     {"pcap_savefile_replay", PM_OPT_UINT, 0, NF_OPT(savefile_replay), "1",
@@ -66,6 +84,12 @@ static const struct pm_option nf_options[] = {
      "forget templates not refreshed for this long (0: never)", 0},
     {"nfacctd_max_exporters", PM_OPT_UINT, 0, NF_OPT(max_exporters), "65536",
      "count", "exporters tracked; datagrams from more are dropped", 0},
+    {"nfacctd_threads", PM_OPT_STR, 0, offsetof(struct nf_xcfg, threads), "1",
+     "count|auto",
+     "receiver threads, each with its own socket on the port (SO_REUSEPORT) "
+     "and its own decoder; the kernel steers each exporter (source address) "
+     "to one of them; auto = number of CPUs",
+     0},
     PM_OPTION_END,
 };
 
@@ -289,30 +313,123 @@ int nf_datagram(struct nf_ctx *c, const uint8_t *p, uint32_t len,
 
 /* ---- module callbacks --------------------------------------------------- */
 
+#define NF_RECV_BATCH 64
+#define NF_HOLD_MS 50 /* longest a partial batch is held */
+
+struct nf_mod;
+
+/* One receiver: a socket and a decoder context. */
+struct nf_worker {
+    struct nf_mod *m;
+    struct nf_ctx *c;
+    unsigned idx;
+    pthread_t th;
+    int started;
+    int rc;
+    uint64_t denied_seen, drops_seen;
+};
+
+struct nf_mod {
+    struct nf_ctx c0; /* worker 0's context: first, so the context handed
+                         to the host is an nf_ctx (tests, fuzz target) */
+    unsigned n;       /* receiver threads */
+    int live;         /* socket (not savefile) */
+    uint32_t named;   /* exporters with counters (atomic, all threads) */
+    uint64_t *c_socket_drops;
+    struct nf_worker w[PM_UDPIN_MAX_GROUP];
+};
+
+/* nfacctd_threads: "auto" = CPUs online, else 1..PM_UDPIN_MAX_GROUP. */
+static int nf_parse_threads(const struct pm_host *host,
+                            const struct pm_instance *inst, const char *v,
+                            unsigned *n)
+{
+    char *end;
+    unsigned long x;
+    if (!v || !*v) {
+        *n = 1;
+        return 0;
+    }
+    if (!strcmp(v, "auto")) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        x = cpus > 0 ? (unsigned long)cpus : 1;
+        if (x > PM_UDPIN_MAX_GROUP)
+            x = PM_UDPIN_MAX_GROUP;
+        *n = (unsigned)x;
+        return 0;
+    }
+    errno = 0;
+    x = strtoul(v, &end, 10);
+    if (errno || *end || end == v || x < 1 || x > PM_UDPIN_MAX_GROUP) {
+        host->log(inst, PM_LOG_ERR,
+                  "nfacctd_threads: '%s' is not 'auto' or a number of "
+                  "threads from 1 to %u",
+                  v, (unsigned)PM_UDPIN_MAX_GROUP);
+        return -EINVAL;
+    }
+    *n = (unsigned)x;
+    return 0;
+}
+
+static void nf_fini(void *ctx);
+
 static int nf_init(const struct pm_host *host, const struct pm_instance *inst,
                    void *config, void **ctx)
 {
-    struct nf_cfg *cfg = config;
+    struct nf_xcfg *x = config;
+    struct nf_cfg *cfg = &x->base;
+    unsigned n;
+    int rc;
     if (cfg->port > 65535) {
         host->log(inst, PM_LOG_ERR, "nfacctd_port: %llu is not a UDP port",
                   (unsigned long long)cfg->port);
         return -EINVAL;
     }
-    struct nf_ctx *c = calloc(1, sizeof(*c));
-    if (!c)
+    if ((rc = nf_parse_threads(host, inst, x->threads, &n)) < 0)
+        return rc;
+    struct nf_mod *m = calloc(1, sizeof(*m));
+    if (!m)
         return -ENOMEM;
-    int rc = nf_ctx_init(c, host, inst, cfg);
+    m->live = !(cfg->savefile && *cfg->savefile);
+    if (!m->live && n > 1) {
+        host->log(inst, PM_LOG_INFO,
+                  "nfacctd_threads %u: a savefile is read by one thread", n);
+        n = 1;
+    }
+    rc = nf_ctx_init(&m->c0, host, inst, cfg);
     if (rc < 0) {
-        free(c);
+        free(m);
         return rc;
     }
-    *ctx = c;
+    m->w[0].c = &m->c0;
+    m->n = 1;
+    for (unsigned i = 0; i < PM_UDPIN_MAX_GROUP; i++) {
+        m->w[i].m = m;
+        m->w[i].idx = i;
+    }
+    for (unsigned i = 1; i < n; i++) {
+        struct nf_ctx *c = calloc(1, sizeof(*c));
+        if (!c || (rc = nf_ctx_init(c, host, inst, cfg)) < 0) {
+            free(c);
+            nf_fini(m);
+            return -ENOMEM;
+        }
+        m->w[i].c = c;
+        m->n = i + 1;
+    }
+    m->c_socket_drops = host->counter(
+        inst, "socket_drops",
+        "datagrams the kernel dropped: socket receive buffer full "
+        "(raise nfacctd_pipe_size / net.core.rmem_max or nfacctd_threads)");
+    *ctx = m;
     return 0;
 }
 
 static int nf_start(void *ctx)
 {
-    struct nf_ctx *c = ctx;
+    struct nf_mod *m = ctx;
+    struct nf_ctx *c = &m->c0;
+    struct pm_udpin *in[PM_UDPIN_MAX_GROUP];
     struct pm_udpin_cfg uc = {
         .prefix = "nfacctd",
         .ip = c->cfg->ip,
@@ -324,33 +441,68 @@ static int nf_start(void *ctx)
         .savefile_replay = c->cfg->savefile_replay,
         .allow_file = c->cfg->allow_file,
     };
-    int rc = pm_udpin_open(&c->in, c->host, c->inst, &uc);
+    int rc = pm_udpin_open_group(in, m->n, c->host, c->inst, &uc);
     if (rc < 0)
         return rc;
-    if (c->cfg->savefile && *c->cfg->savefile)
+    for (unsigned i = 0; i < m->n; i++)
+        m->w[i].c->in = in[i];
+    if (!m->live)
         PM_INFO(c->host, c->inst, "reading NetFlow/IPFIX from savefile %s",
                 c->cfg->savefile);
     else
         PM_INFO(c->host, c->inst,
-                "waiting for NetFlow/IPFIX data on [%s]:%u",
+                "waiting for NetFlow/IPFIX data on [%s]:%u (%u receiver "
+                "thread%s%s, receive buffer %llu bytes each)",
                 c->cfg->ip && *c->cfg->ip ? c->cfg->ip : "::",
-                pm_udpin_port(c->in));
+                pm_udpin_port(c->in), m->n, m->n > 1 ? "s" : "",
+                m->n > 1 ? ", SO_REUSEPORT steered by exporter address" : "",
+                (unsigned long long)pm_udpin_rcvbuf(c->in));
     return 0;
 }
 
-static int nf_run(void *ctx)
+static uint64_t nf_mono_ms(void)
 {
-    struct nf_ctx *c = ctx;
-    struct pm_dgram dg[32];
-    uint64_t denied_seen = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Per-exporter counters, denied and kernel drops into host counters. */
+static void nf_publish(struct nf_worker *w, int refresh)
+{
+    struct nf_ctx *c = w->c;
+    uint64_t d = pm_udpin_denied(c->in);
+    if (d != w->denied_seen) {
+        cnt(c->c_denied, d - w->denied_seen);
+        w->denied_seen = d;
+    }
+    d = pm_udpin_drops(c->in, refresh && w->m->live);
+    if (d > w->drops_seen) {
+        cnt(w->m->c_socket_drops, d - w->drops_seen);
+        if (w->drops_seen == 0)
+            c->host->log(c->inst, PM_LOG_WARNING,
+                         "the kernel dropped datagrams on receiver %u: its "
+                         "socket buffer (%llu bytes) was full; see the "
+                         "socket_drops counter; raise nfacctd_pipe_size "
+                         "(and net.core.rmem_max) or nfacctd_threads",
+                         w->idx, (unsigned long long)pm_udpin_rcvbuf(c->in));
+        w->drops_seen = d;
+    }
+    pm_exptab_publish(&c->exps, c->host, c->inst, w->idx, &w->m->named);
+}
+
+static int nf_loop(struct nf_worker *w)
+{
+    struct nf_ctx *c = w->c;
+    int live = w->m->live;
+    struct pm_dgram dg[NF_RECV_BATCH];
     int rc = PM_RUN_STOPPED;
-    while (!c->stop && !c->host->stopping(c->inst)) {
-        int n = pm_udpin_recv(c->in, dg, 32, 200);
-        uint64_t d = pm_udpin_denied(c->in);
-        if (d != denied_seen) {
-            cnt(c->c_denied, d - denied_seen);
-            denied_seen = d;
-        }
+    uint64_t next_pub = nf_mono_ms() + 1000, batch_due = 0;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED) &&
+           !c->host->stopping(c->inst)) {
+        /* holding a partial batch: wait less, emit it when idle */
+        int n = pm_udpin_recv(c->in, dg, NF_RECV_BATCH,
+                              c->b ? NF_HOLD_MS : 200);
         if (n == -ENODATA) {
             rc = PM_RUN_EOF;
             break;
@@ -362,27 +514,93 @@ static int nf_run(void *ctx)
         }
         for (int i = 0; i < n; i++)
             nf_datagram(c, dg[i].data, dg[i].len, &dg[i].src, &dg[i].ts);
-        /* Savefiles: keep filling the batch; sockets: emit what we got. */
-        if (!c->cfg->savefile || !*c->cfg->savefile || n == 0)
+        /* Full batches go as they fill.  A partial one is emitted when
+         * the input pauses (savefile end, socket idle for NF_HOLD_MS) or
+         * NF_HOLD_MS after it was started: one queue operation and one
+         * wake-up of the pipeline per batch, not per datagram, and at
+         * most ~NF_HOLD_MS of added latency. */
+        if (n == 0) {
             nf_flush(c);
+        } else if (live && c->b) {
+            uint64_t now = nf_mono_ms();
+            if (!batch_due)
+                batch_due = now + NF_HOLD_MS;
+            else if (now >= batch_due) {
+                nf_flush(c);
+                batch_due = 0;
+            }
+        }
+        if (!c->b)
+            batch_due = 0;
+        if (live && (n == 0 || nf_mono_ms() >= next_pub)) {
+            nf_publish(w, n == 0);
+            next_pub = nf_mono_ms() + 1000;
+        }
     }
     nf_flush(c);
+    nf_publish(w, 1);
+    return rc;
+}
+
+static void *nf_thread(void *arg)
+{
+    struct nf_worker *w = arg;
+    w->rc = nf_loop(w);
+    return NULL;
+}
+
+static int nf_run(void *ctx)
+{
+    struct nf_mod *m = ctx;
+    int rc;
+    for (unsigned i = 1; i < m->n; i++) {
+        if (pthread_create(&m->w[i].th, NULL, nf_thread, &m->w[i]) != 0) {
+            m->c0.host->log(m->c0.inst, PM_LOG_ERR,
+                            "cannot start receiver thread %u", i);
+            for (unsigned j = 0; j < m->n; j++)
+                __atomic_store_n(&m->w[j].c->stop, 1, __ATOMIC_RELAXED);
+            break;
+        }
+        m->w[i].started = 1;
+    }
+    rc = nf_loop(&m->w[0]);
+    for (unsigned i = 1; i < m->n; i++) {
+        if (!m->w[i].started)
+            continue;
+        /* one receiver ending (error) ends them all */
+        __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
+        pthread_join(m->w[i].th, NULL);
+        m->w[i].started = 0;
+        if (m->w[i].rc < 0 && rc >= 0)
+            rc = m->w[i].rc;
+    }
+    for (unsigned i = 0; i < m->n; i++)
+        if (m->live)
+            pm_exptab_log(&m->w[i].c->exps, m->c0.host, m->c0.inst,
+                          "records");
     return rc;
 }
 
 static void nf_stop(void *ctx)
 {
-    struct nf_ctx *c = ctx;
-    __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
+    struct nf_mod *m = ctx;
+    for (unsigned i = 0; i < m->n; i++)
+        __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
 }
 
 static void nf_fini(void *ctx)
 {
-    struct nf_ctx *c = ctx;
-    if (!c)
+    struct nf_mod *m = ctx;
+    if (!m)
         return;
-    nf_ctx_fini(c);
-    free(c);
+    for (unsigned i = 1; i < m->n; i++) {
+        if (!m->w[i].c)
+            continue;
+        nf_ctx_fini(m->w[i].c);
+        free(m->w[i].c);
+    }
+    nf_ctx_fini(&m->c0);
+    free(m);
 }
 
 static const struct pm_module_desc nf_desc = {
@@ -393,7 +611,7 @@ static const struct pm_module_desc nf_desc = {
     .flags = 0,
     .order = 0,
     .options = nf_options,
-    .config_size = sizeof(struct nf_cfg),
+    .config_size = sizeof(struct nf_xcfg),
     .init = nf_init,
     .start = nf_start,
     .run = nf_run,

@@ -139,14 +139,16 @@ static void test_history(void **st)
     assert_int_equal(a.stamps[0], 1699999800);
     assert_int_equal(a.stamps[1], 1700000100);
     pmc_cache_free(c);
-    /* 5m without roundoff: anchored at the first record's minute (22:13) */
+    /* 5m without roundoff: multiples of 300 s since the epoch, whatever
+     * the first record's time (22:10, 22:15) */
     cfg.roundoff = 0;
     c = pmc_cache_new(in, &cfg);
     memset(&a, 0, sizeof(a));
     pmc_cache_add(c, b);
     pmc_cache_walk(c, collect, &a);
-    assert_int_equal(a.n, 1);
-    assert_int_equal(a.stamps[0], 1699999980);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.stamps[0], 1699999800);
+    assert_int_equal(a.stamps[1], 1700000100);
     pmc_cache_free(c);
     /* months */
     memset(&cfg, 0, sizeof(cfg));
@@ -159,6 +161,91 @@ static void test_history(void **st)
     assert_int_equal(a.stamps[0], 1698796800); /* 2023-11-01 */
     pmc_cache_free(c);
     fakehost_reset();
+}
+
+static uint64_t one_bin(const struct pm_cache_cfg *cfg, uint64_t t)
+{
+    struct pm_instance *in =
+        fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host");
+    struct pm_cache *c = pmc_cache_new(in, cfg);
+    struct pm_batch *b = fakehost_batch(4);
+    struct acc a = {0};
+    add(b, 1, 2, 1, t, 1);
+    assert_int_equal(pmc_cache_add(c, b), 1);
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(a.n, 1);
+    pmc_cache_free(c);
+    fakehost_reset();
+    return a.stamps[0];
+}
+
+/* Bins without roundoff: aligned to multiples of the length since the
+ * epoch (+ offset), intervals [start, end), independent of the order and
+ * time the records arrive. */
+static void test_history_epoch(void **st)
+{
+    struct pm_cache_cfg cfg = {0};
+    (void)st;
+    setenv("TZ", "Europe/Rome", 1); /* no roundoff: local time plays no part */
+    tzset();
+    cfg.history_secs = 300;
+    /* a record exactly on a boundary opens the new bin */
+    assert_int_equal(one_bin(&cfg, 1700000100), 1700000100);
+    assert_int_equal(one_bin(&cfg, 1700000099), 1699999800);
+    assert_int_equal(one_bin(&cfg, 1700000399), 1700000100);
+    assert_int_equal(one_bin(&cfg, 1700000400), 1700000400);
+    /* 1 minute, 1 hour, 1 day: UTC multiples */
+    cfg.history_secs = 60;
+    assert_int_equal(one_bin(&cfg, 1700000000), 1699999980);
+    cfg.history_secs = 3600;
+    assert_int_equal(one_bin(&cfg, 1700000000), 1699999200);
+    cfg.history_secs = 86400;
+    assert_int_equal(one_bin(&cfg, 1700000000), 1699920000);
+    /* a length that does not divide an hour: still epoch multiples */
+    cfg.history_secs = 420;
+    assert_int_equal(one_bin(&cfg, 1700000000), 1700000000 - 1700000000 % 420);
+    /* offset shifts the grid */
+    cfg.history_secs = 300;
+    cfg.history_offset = 60;
+    assert_int_equal(one_bin(&cfg, 1700000000), 1699999860);
+    assert_int_equal(one_bin(&cfg, 1700000160), 1700000160);
+    assert_int_equal(one_bin(&cfg, 1700000159), 1699999860);
+    cfg.history_offset = -60;
+    assert_int_equal(one_bin(&cfg, 1700000000), 1699999740);
+    /* the same record gives the same bin whatever came first */
+    {
+        struct pm_instance *in =
+            fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host");
+        struct pm_cache *c;
+        struct pm_batch *b = fakehost_batch(8);
+        struct acc a = {0};
+        cfg.history_offset = 0;
+        cfg.history_secs = 600;
+        c = pmc_cache_new(in, &cfg);
+        add(b, 1, 2, 1, 1700000459, 1); /* 22:20:59: first record */
+        add(b, 1, 2, 1, 1700000400, 1); /* 22:20:00: same bin */
+        add(b, 1, 2, 1, 1700000399, 1); /* 22:19:59: previous bin */
+        add(b, 1, 2, 1, 1700001000, 1); /* 22:30:00: next bin */
+        assert_int_equal(pmc_cache_add(c, b), 4);
+        pmc_cache_walk(c, collect, &a);
+        assert_int_equal(a.n, 3);
+        {
+            int i, seen = 0;
+            for (i = 0; i < 3; i++) {
+                if (a.stamps[i] == 1700000400)
+                    seen |= 1;
+                if (a.stamps[i] == 1699999800)
+                    seen |= 2;
+                if (a.stamps[i] == 1700001000)
+                    seen |= 4;
+            }
+            assert_int_equal(seen, 7);
+        }
+        pmc_cache_free(c);
+        fakehost_reset();
+    }
+    setenv("TZ", "UTC", 1);
+    tzset();
 }
 
 static int strcheck(void *ud, const struct pm_row *row)
@@ -254,7 +341,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),       cmocka_unit_test(test_sum_host),
-        cmocka_unit_test(test_history),     cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_history),
+        cmocka_unit_test(test_history_epoch),     cmocka_unit_test(test_strings),
         cmocka_unit_test(test_max_entries), cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

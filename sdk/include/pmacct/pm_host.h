@@ -113,6 +113,7 @@ enum pm_fmt {
 #define PM_RENDER_STAMPS 0x10u      /* stamp_inserted/stamp_updated columns */
 #define PM_RENDER_TS_EPOCH 0x20u    /* timestamps_since_epoch */
 #define PM_RENDER_TS_SECS 0x40u     /* timestamps_secs: no microseconds */
+#define PM_RENDER_CLIENT 0x80u /* the pmacct client's column widths */
 
 /* How a renderer is set up: which columns, which format. */
 struct pm_render_cfg {

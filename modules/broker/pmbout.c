@@ -1,0 +1,443 @@
+/*
+ * pmbout.c - the output side shared by the kafka and amqp modules: the
+ * aggregation cache, purges every *_refresh_time seconds (and at the final
+ * flush), and pmacct 1.7.7's JSON messages:
+ *
+ *   {"event_type": "purge", <primitives>, ["stamp_inserted", "stamp_updated",]
+ *    "packets": N, "bytes": N, "writer_id": "<name>/<pid>"}
+ *
+ * one aggregate per message, or with *_multi_values B as many objects as
+ * fit in B-1 bytes, each followed by "\n".  *_markers adds purge_init and
+ * purge_close messages (never packed).  The messages of one purge are
+ * handed to the delivery queue (pmbroker.c) in one pmb_submit.
+ *
+ * Threads: everything here runs on the pipeline thread (process, tick,
+ * flush) or the main thread (new, free); the queue has its own.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pmbroker.h"
+
+struct pmb_out {
+    const struct pm_host *host;
+    const struct pm_instance *inst;
+    struct pmb_out_params p;
+    const struct pmb_out_config *cfg;
+    struct pm_cache *cache;
+    struct pm_render *render;
+    struct pmb *q;
+    char writer[160]; /* "default_kafka/1234" */
+    uint64_t refresh, next_purge, max_aggr;
+    /* purge under way */
+    uint64_t stamp_updated;
+    struct pmb_msg *head, *tail;
+    size_t nmsgs;
+    struct pm_buf row, pack;
+    char pack_dest[PMB_NAME_MAX], pack_key[PMB_NAME_MAX];
+    int walk_err;
+    uint64_t nrows;
+    uint64_t *c_purges, *c_rows;
+};
+
+static int parse_history(const char *s, uint64_t *secs, uint32_t *months)
+{
+    char *e;
+    unsigned long long v;
+    *secs = 0;
+    *months = 0;
+    if (!s || !*s)
+        return 0;
+    errno = 0;
+    v = strtoull(s, &e, 10);
+    if (errno || e == s || v == 0)
+        return -EINVAL;
+    switch (*e) {
+    case 0:
+    case 's':
+        break;
+    case 'm':
+        v *= 60;
+        break;
+    case 'h':
+        v *= 3600;
+        break;
+    case 'd':
+        v *= 86400;
+        break;
+    case 'w':
+        v *= 604800;
+        break;
+    case 'M':
+        *months = (uint32_t)v;
+        return e[1] ? -EINVAL : 0;
+    default:
+        return -EINVAL;
+    }
+    if (*e && e[1])
+        return -EINVAL;
+    *secs = v;
+    return 0;
+}
+
+static int parse_roundoff(const char *s, uint32_t *out)
+{
+    static const char order[] = "mhdwM";
+    int best = -1;
+    *out = 0;
+    if (!s)
+        return 0;
+    for (const char *c = s; *c; c++) {
+        if (*c == ',' || *c == ' ')
+            continue;
+        const char *f = strchr(order, *c);
+        if (!f)
+            return -EINVAL;
+        if (f - order > best)
+            best = (int)(f - order);
+    }
+    if (best >= 0)
+        *out = (uint32_t)(unsigned char)order[best];
+    return 0;
+}
+
+static int conf_true(const struct pm_host *h, const struct pm_instance *i,
+                     const char *k)
+{
+    const char *v = h->conf_get(i, k);
+    return v && (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"));
+}
+
+static int has_flows(const struct pm_host *h, const struct pm_instance *i)
+{
+    const char *agg = h->conf_get(i, "aggregate"), *p = agg;
+    if (!agg)
+        return 0;
+    while ((p = strstr(p, "flows"))) {
+        int lb = p == agg || p[-1] == ',' || p[-1] == ' ';
+        int rb = !p[5] || p[5] == ',' || p[5] == ' ';
+        if (lb && rb)
+            return 1;
+        p += 5;
+    }
+    return 0;
+}
+
+static void now_secs(struct pmb_out *o, uint64_t *s)
+{
+    pm_ts_t ts;
+    o->host->now(o->inst, &ts);
+    *s = ts.sec;
+}
+
+static int queue_msg(struct pmb_out *o, const char *dest, const char *key,
+                     const char *payload, size_t plen)
+{
+    struct pmb_msg *m = pmb_msg_new(dest, strlen(dest), key, strlen(key),
+                                    payload, plen);
+    if (!m)
+        return -ENOMEM;
+    if (o->tail)
+        o->tail->next = m;
+    else
+        o->head = m;
+    o->tail = m;
+    o->nmsgs++;
+    return 0;
+}
+
+static int pack_flush(struct pmb_out *o)
+{
+    int rc = 0;
+    if (o->pack.len) {
+        rc = queue_msg(o, o->pack_dest, o->pack_key, o->pack.p, o->pack.len);
+        o->pack.len = 0;
+    }
+    return rc;
+}
+
+static int marker(struct pmb_out *o, uint64_t t, const char *text, size_t len)
+{
+    char dest[PMB_NAME_MAX], key[PMB_NAME_MAX];
+    dest[0] = key[0] = 0;
+    if (o->p.name(o->p.name_ud, NULL, (time_t)t, dest, key) < 0)
+        return -ENAMETOOLONG;
+    return queue_msg(o, dest, key, text, len);
+}
+
+static int purge_row(void *ud, const struct pm_row *row)
+{
+    struct pmb_out *o = ud;
+    struct pm_row r = *row;
+    char dest[PMB_NAME_MAX], key[PMB_NAME_MAX];
+    int rc;
+    r.stamp_updated = o->stamp_updated;
+    dest[0] = key[0] = 0;
+    time_t t = (time_t)(r.stamp_inserted ? r.stamp_inserted : o->stamp_updated);
+    if (o->p.name(o->p.name_ud, row->rec, t, dest, key) < 0) {
+        o->host->log_limited(o->inst, PM_LOG_ERR, "pmb-name",
+                             "%s: topic/routing key of an aggregate expands "
+                             "to a name too long",
+                             o->p.prefix);
+        o->walk_err = -ENAMETOOLONG;
+        return PM_WALK_NEXT;
+    }
+    o->row.len = 0;
+    if ((rc = o->host->render_row(o->render, &r, &o->row)) < 0)
+        goto nomem;
+    /* the renderer ends the object with "}\n": put writer_id before it */
+    if (o->row.len && o->row.p[o->row.len - 1] == '\n')
+        o->row.len--;
+    if (o->row.len && o->row.p[o->row.len - 1] == '}')
+        o->row.len--;
+    if (o->host->buf_printf(&o->row, ", \"writer_id\": \"%s\"}", o->writer) < 0)
+        goto nomem;
+    o->nrows++;
+    if (!o->cfg->multi_values)
+        return queue_msg(o, dest, key, o->row.p, o->row.len) < 0 ? PM_WALK_STOP
+                                                                 : PM_WALK_NEXT;
+    /* pack: flush when the destination changes or the object won't fit */
+    if (o->pack.len &&
+        (strcmp(dest, o->pack_dest) || strcmp(key, o->pack_key) ||
+         o->pack.len + o->row.len + 2 > o->cfg->multi_values)) {
+        if (pack_flush(o) < 0)
+            goto nomem;
+    }
+    if (o->row.len + 2 > o->cfg->multi_values)
+        o->host->log_limited(o->inst, PM_LOG_WARNING, "pmb-mv",
+                             "%s_multi_values: %llu bytes cannot hold one "
+                             "aggregate (%zu bytes): sent alone",
+                             o->p.prefix,
+                             (unsigned long long)o->cfg->multi_values,
+                             o->row.len + 1);
+    memcpy(o->pack_dest, dest, sizeof(dest));
+    memcpy(o->pack_key, key, sizeof(key));
+    if (o->host->buf_printf(&o->pack, "%.*s\n", (int)o->row.len, o->row.p) < 0)
+        goto nomem;
+    return PM_WALK_NEXT;
+nomem:
+    o->walk_err = -ENOMEM;
+    return PM_WALK_STOP;
+}
+
+static int purge(struct pmb_out *o)
+{
+    uint64_t t0, t1, total;
+    int rc = 0;
+    char text[512];
+    now_secs(o, &t0);
+    o->stamp_updated = t0;
+    o->head = o->tail = NULL;
+    o->nmsgs = 0;
+    o->nrows = 0;
+    o->walk_err = 0;
+    o->pack.len = 0;
+    total = o->host->cache_count(o->cache);
+    o->host->log(o->inst, PM_LOG_INFO,
+                 "*** Purging cache - START (PID: %d) ***", (int)getpid());
+    if (o->cfg->markers) {
+        int n = snprintf(text, sizeof(text),
+                         "{\"event_type\": \"purge_init\", \"writer_id\": "
+                         "\"%s\"}",
+                         o->writer);
+        rc = marker(o, t0, text, (size_t)n);
+    }
+    if (rc >= 0 && total)
+        rc = o->host->cache_walk(o->cache, purge_row, o);
+    if (rc >= 0 && o->walk_err)
+        rc = o->walk_err;
+    if (pack_flush(o) < 0 && rc >= 0)
+        rc = -ENOMEM;
+    now_secs(o, &t1);
+    if (o->cfg->markers) {
+        int n = snprintf(text, sizeof(text),
+                         "{\"event_type\": \"purge_close\", \"writer_id\": "
+                         "\"%s\", \"purged_entries\": %llu, "
+                         "\"total_entries\": %llu, \"duration\": %llu}",
+                         o->writer, (unsigned long long)o->nrows,
+                         (unsigned long long)total,
+                         (unsigned long long)(t1 >= t0 ? t1 - t0 : 0));
+        if (marker(o, t0, text, (size_t)n) < 0 && rc >= 0)
+            rc = -ENOMEM;
+    }
+    if (o->head)
+        pmb_submit(o->q, o->head, o->nmsgs);
+    o->head = o->tail = NULL;
+    o->host->log(o->inst, PM_LOG_INFO,
+                 "*** Purging cache - END (PID: %d, QN: %llu/%llu, ET: %llu) "
+                 "***",
+                 (int)getpid(), (unsigned long long)o->nrows,
+                 (unsigned long long)total,
+                 (unsigned long long)(t1 >= t0 ? t1 - t0 : 0));
+    pm_counter_add(o->c_purges, 1);
+    pm_counter_add(o->c_rows, o->nrows);
+    o->host->cache_clear(o->cache);
+    return rc;
+}
+
+int pmb_out_new(const struct pm_host *host, const struct pm_instance *inst,
+                const struct pmb_out_params *p, struct pmb_out **out)
+{
+    const struct pmb_out_config *cfg = p->cfg;
+    struct pm_cache_cfg cc = {0};
+    struct pm_render_cfg rc = {0};
+    struct pmb_cfg qc = {0};
+    int err = -EINVAL;
+    struct pmb_out *o = calloc(1, sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    o->host = host;
+    o->inst = inst;
+    o->p = *p;
+    o->cfg = cfg;
+    if (cfg->output != 0) {
+        PM_ERR(host, inst,
+               "%s_output: only json is supported (avro is not implemented)",
+               p->prefix);
+        goto fail;
+    }
+    if (cfg->refresh_time == 0) {
+        PM_ERR(host, inst, "%s_refresh_time: must be at least 1 second",
+               p->prefix);
+        goto fail;
+    }
+    if (parse_history(cfg->history, &cc.history_secs, &cc.history_months)) {
+        PM_ERR(host, inst,
+               "%s_history: '%s': expected a length like 300, 5m, 1h, 1d, 1w "
+               "or 1M",
+               p->prefix, cfg->history);
+        goto fail;
+    }
+    if (parse_roundoff(cfg->history_roundoff, &cc.roundoff)) {
+        PM_ERR(host, inst,
+               "%s_history_roundoff: '%s': expected letters among m, h, d, w, "
+               "M",
+               p->prefix, cfg->history_roundoff);
+        goto fail;
+    }
+    if (cfg->history_offset < 0) {
+        PM_ERR(host, inst, "%s_history_offset: expected a positive number",
+               p->prefix);
+        goto fail;
+    }
+    cc.history_offset = cfg->history_offset;
+    if (!strcmp(inst->name, "default"))
+        snprintf(o->writer, sizeof(o->writer), "default_%s/%d", inst->module,
+                 (int)getpid());
+    else
+        snprintf(o->writer, sizeof(o->writer), "%s/%d", inst->name,
+                 (int)getpid());
+    if (!(o->cache = host->cache_new(inst, &cc))) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    o->max_aggr = cfg->cache_entries * 10;
+    rc.fmt = PM_FMT_JSON;
+    rc.prims = inst->aggregate;
+    rc.nprims = inst->naggregate;
+    rc.sum_mode = inst->sum_mode;
+    rc.event = "purge";
+    rc.flags = PM_RENDER_EVENT_TYPE;
+    if (cc.history_secs || cc.history_months)
+        rc.flags |= PM_RENDER_STAMPS;
+    if (cfg->num_protos)
+        rc.flags |= PM_RENDER_NUM_PROTOS;
+    if (!has_flows(host, inst))
+        rc.flags |= PM_RENDER_NO_FLOWS;
+    if (conf_true(host, inst, "timestamps_since_epoch"))
+        rc.flags |= PM_RENDER_TS_EPOCH;
+    if (conf_true(host, inst, "timestamps_secs"))
+        rc.flags |= PM_RENDER_TS_SECS;
+    if (!(o->render = host->render_new(&rc))) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    o->c_purges = host->counter(inst, "purges", "cache purges");
+    o->c_rows = host->counter(inst, "rows_written", "aggregates published");
+    if (!o->c_purges || !o->c_rows) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    qc.spool_dir = cfg->spool_dir;
+    qc.spool_mem = cfg->spool_mem ? cfg->spool_mem : (64u << 20);
+    qc.flush_timeout_ms = cfg->flush_timeout * 1000;
+    qc.batch_max = 1000;
+    if ((err = pmb_new(host, inst, p->ops, p->ops_ud, &qc, &o->q)) < 0)
+        goto fail;
+    o->refresh = cfg->refresh_time;
+    {
+        uint64_t now;
+        now_secs(o, &now);
+        o->next_purge = now + o->refresh;
+        if (cc.roundoff)
+            o->next_purge -= o->next_purge % o->refresh;
+        if (o->next_purge <= now)
+            o->next_purge += o->refresh;
+        o->next_purge += cfg->startup_delay;
+    }
+    *out = o;
+    return 0;
+fail:
+    pmb_out_free(o);
+    return err;
+}
+
+int pmb_out_process(struct pmb_out *o, struct pm_batch *b)
+{
+    int rc = o->host->cache_add(o->cache, b);
+    if (rc < 0)
+        return rc;
+    if (o->max_aggr && o->host->cache_count(o->cache) >= o->max_aggr) {
+        PM_INFO(o->host, o->inst,
+                "Finished cache entries (ie. %s_cache_entries). Purging.",
+                o->p.prefix);
+        purge(o);
+    }
+    return 0;
+}
+
+int pmb_out_tick(struct pmb_out *o, const pm_ts_t *now)
+{
+    int rc = 0;
+    if (now->sec >= o->next_purge) {
+        rc = purge(o);
+        while (o->next_purge <= now->sec)
+            o->next_purge += o->refresh;
+    }
+    return rc;
+}
+
+int pmb_out_flush(struct pmb_out *o, int reason)
+{
+    int rc = purge(o);
+    if (reason == PM_FLUSH_FINAL) {
+        uint64_t left = pmb_drain(o->q, o->cfg->flush_timeout * 1000);
+        if (left)
+            PM_WARN(o->host, o->inst,
+                    "%llu messages still undelivered after %llu s; %s",
+                    (unsigned long long)left,
+                    (unsigned long long)o->cfg->flush_timeout,
+                    o->cfg->spool_dir ? "keeping them in the spool"
+                                      : "they are lost (no spool_dir)");
+    }
+    return rc;
+}
+
+struct pmb *pmb_out_queue(struct pmb_out *o) { return o->q; }
+
+void pmb_out_free(struct pmb_out *o)
+{
+    if (!o)
+        return;
+    pmb_free(o->q);
+    if (o->render)
+        o->host->render_free(o->render);
+    if (o->cache)
+        o->host->cache_free(o->cache);
+    free(o->row.p);
+    free(o->pack.p);
+    free(o);
+}

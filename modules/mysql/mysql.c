@@ -1,0 +1,266 @@
+/*
+ * mysql.c - the `mysql` output: pmacct's MySQL plugin on the shared SQL
+ * layer (modules/sql/), with MariaDB Connector/C.  Statements are server-
+ * side prepared (mysql_stmt_prepare) and values bound as strings
+ * (MYSQL_TYPE_STRING): never concatenated into SQL.  sql_conn_ca_file
+ * turns on TLS with the server certificate verified.  Connection errors
+ * (CR_SERVER_GONE_ERROR, CR_SERVER_LOST, CR_CONN_HOST_ERROR, ...) keep the
+ * rows spooled.  sql_host starting with '/' is a UNIX socket path.
+ *
+ * Threads: the backend state is used by the writer thread only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "../sql/sql.h"
+
+struct my {
+    const struct pm_host *host;
+    const struct pm_instance *inst;
+    const struct sql_config *cfg;
+    MYSQL *conn;
+    MYSQL_STMT *st[SQL_ST_MAX];
+};
+
+static int classify(unsigned e)
+{
+    if (e >= 2000 && e < 3000)
+        return SQL_E_CONN; /* client errors: connection */
+    switch (e) {
+    case ER_DUP_ENTRY:
+        return SQL_E_DUP;
+    case ER_LOCK_WAIT_TIMEOUT:
+    case ER_LOCK_DEADLOCK:
+    case ER_SERVER_SHUTDOWN:
+    case ER_CON_COUNT_ERROR:
+    case ER_TOO_MANY_USER_CONNECTIONS:
+        return SQL_E_CONN;
+    default:
+        return SQL_E_DATA;
+    }
+}
+
+static int my_err(struct my *m, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", m->conn ? mysql_error(m->conn) : "no connection");
+    return m->conn ? classify(mysql_errno(m->conn)) : SQL_E_CONN;
+}
+
+static int st_err(MYSQL_STMT *st, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", mysql_stmt_error(st));
+    return classify(mysql_stmt_errno(st));
+}
+
+static void *my_open(const struct pm_host *host, const struct pm_instance *inst,
+                     const struct sql_config *cfg)
+{
+    struct my *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->host = host;
+    m->inst = inst;
+    m->cfg = cfg;
+    return m;
+}
+
+static void my_unprepare(void *b)
+{
+    struct my *m = b;
+    for (int i = 0; i < SQL_ST_MAX; i++) {
+        if (m->st[i])
+            mysql_stmt_close(m->st[i]);
+        m->st[i] = NULL;
+    }
+}
+
+static void my_disconnect(void *b)
+{
+    struct my *m = b;
+    my_unprepare(m);
+    if (m->conn)
+        mysql_close(m->conn);
+    m->conn = NULL;
+}
+
+static int my_connect(void *b, const char *host, char *err, size_t errlen)
+{
+    struct my *m = b;
+    unsigned int tmo = 5;
+    const char *sock = NULL;
+    m->conn = mysql_init(NULL);
+    if (!m->conn) {
+        snprintf(err, errlen, "out of memory");
+        return SQL_E_CONN;
+    }
+    mysql_options(m->conn, MYSQL_OPT_CONNECT_TIMEOUT, &tmo);
+    mysql_options(m->conn, MYSQL_OPT_READ_TIMEOUT, &tmo);
+    if (m->cfg->conn_ca_file) {
+        my_bool on = 1;
+        mysql_options(m->conn, MYSQL_OPT_SSL_CA, m->cfg->conn_ca_file);
+        mysql_options(m->conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+    }
+    if (host && host[0] == '/') {
+        sock = host;
+        host = "localhost";
+    }
+    if (!mysql_real_connect(m->conn, host, m->cfg->user, m->cfg->passwd,
+                            m->cfg->db, (unsigned)m->cfg->port, sock, 0)) {
+        snprintf(err, errlen, "%s", mysql_error(m->conn));
+        my_disconnect(m);
+        return SQL_E_CONN;
+    }
+    mysql_autocommit(m->conn, 1);
+    return 0;
+}
+
+static int my_exec(void *b, const char *sql, char *err, size_t errlen)
+{
+    struct my *m = b;
+    if (!m->conn)
+        return SQL_E_CONN;
+    if (!strcmp(sql, "BEGIN"))
+        sql = "START TRANSACTION";
+    if (mysql_query(m->conn, sql))
+        return my_err(m, err, errlen);
+    MYSQL_RES *r = mysql_store_result(m->conn);
+    if (r)
+        mysql_free_result(r);
+    return 0;
+}
+
+static int my_table_exists(void *b, const char *table, char *err,
+                           size_t errlen)
+{
+    struct my *m = b;
+    MYSQL_STMT *st = mysql_stmt_init(m->conn);
+    const char *q = "SELECT COUNT(*) FROM information_schema.tables WHERE "
+                    "table_schema = DATABASE() AND table_name = ?";
+    MYSQL_BIND in, out;
+    unsigned long len = (unsigned long)strlen(table);
+    long long cnt = 0;
+    int rc;
+    if (!st)
+        return my_err(m, err, errlen);
+    memset(&in, 0, sizeof(in));
+    memset(&out, 0, sizeof(out));
+    in.buffer_type = MYSQL_TYPE_STRING;
+    in.buffer = (void *)table;
+    in.buffer_length = len;
+    in.length = &len;
+    out.buffer_type = MYSQL_TYPE_LONGLONG;
+    out.buffer = &cnt;
+    if (mysql_stmt_prepare(st, q, (unsigned long)strlen(q)) ||
+        mysql_stmt_bind_param(st, &in) || mysql_stmt_execute(st) ||
+        mysql_stmt_bind_result(st, &out) || mysql_stmt_fetch(st)) {
+        rc = st_err(st, err, errlen);
+        mysql_stmt_close(st);
+        return rc;
+    }
+    mysql_stmt_close(st);
+    return cnt > 0;
+}
+
+static int my_prepare(void *b, int slot, const char *sql, int nparams,
+                      char *err, size_t errlen)
+{
+    struct my *m = b;
+    (void)nparams;
+    if (m->st[slot])
+        mysql_stmt_close(m->st[slot]);
+    m->st[slot] = mysql_stmt_init(m->conn);
+    if (!m->st[slot])
+        return my_err(m, err, errlen);
+    if (mysql_stmt_prepare(m->st[slot], sql, (unsigned long)strlen(sql))) {
+        int rc = st_err(m->st[slot], err, errlen);
+        mysql_stmt_close(m->st[slot]);
+        m->st[slot] = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+static int my_run(void *b, int slot, const char *const *vals, const int *lens,
+                  int n, uint64_t *changed, char *err, size_t errlen)
+{
+    struct my *m = b;
+    MYSQL_BIND bind[SQL_MAX_COLS];
+    unsigned long l[SQL_MAX_COLS];
+    my_bool isnull[SQL_MAX_COLS];
+    MYSQL_STMT *st = m->st[slot];
+    memset(bind, 0, sizeof(bind[0]) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        l[i] = (unsigned long)lens[i];
+        isnull[i] = vals[i] == NULL;
+        bind[i].buffer_type = MYSQL_TYPE_STRING;
+        bind[i].buffer = (void *)vals[i];
+        bind[i].buffer_length = l[i];
+        bind[i].length = &l[i];
+        bind[i].is_null = &isnull[i];
+    }
+    if (mysql_stmt_bind_param(st, bind) || mysql_stmt_execute(st))
+        return st_err(st, err, errlen);
+    my_ulonglong a = mysql_stmt_affected_rows(st);
+    *changed = a == (my_ulonglong)-1 ? 0 : (uint64_t)a;
+    return 0;
+}
+
+static void my_close(void *b)
+{
+    my_disconnect(b);
+    free(b);
+}
+
+static const struct sql_backend my_backend = {
+    .name = "mysql",
+    .placeholder = '?',
+    .flags = 0,
+    .open = my_open,
+    .connect = my_connect,
+    .disconnect = my_disconnect,
+    .exec = my_exec,
+    .table_exists = my_table_exists,
+    .prepare = my_prepare,
+    .run = my_run,
+    .unprepare = my_unprepare,
+    .close = my_close,
+};
+
+static const struct pm_option my_options[] = {
+    SQL_COMMON_OPTIONS("localhost"),
+    {"sql_multi_values", PM_OPT_SIZE, 0, SQLCFG(multi_values), "0", "bytes",
+     "accepted; rows are written with prepared statements inside one "
+     "transaction per purge",
+     0},
+    PM_OPTION_END,
+};
+
+static int my_init(const struct pm_host *host, const struct pm_instance *inst,
+                   void *config, void **ctx)
+{
+    return sql_init(host, inst, config, &my_backend, ctx);
+}
+
+static const struct pm_module_desc my_desc = {
+    PM_MODULE_HEAD(PM_KIND_OUTPUT),
+    .name = "mysql",
+    .version = "1.0",
+    .summary = "MySQL/MariaDB output (pmacct's tables v1-v9, bgp)",
+    .options = my_options,
+    .config_size = sizeof(struct sql_config),
+    .init = my_init,
+    .start = sql_start,
+    .process = sql_process,
+    .tick = sql_tick,
+    .flush = sql_flush,
+    .stop = sql_stop,
+    .fini = sql_fini,
+};
+
+PM_MODULE_EXPORT(my_desc)

@@ -1,0 +1,852 @@
+/*
+ * networks.c - transform module `networks`: pmacct's networks_file
+ * (src_net, dst_net, src_mask, dst_mask; src_as, dst_as, peer_dst_as and
+ * peer_dst_ip with pmacctd_as/pmacctd_net 'file'), networks_mask, networks_file_filter,
+ * networks_no_mask_if_zero and ports_file.
+ *
+ * networks_file lines (`!`/`#` comments), as pmacct documents them:
+ *     prefix[/len]
+ *     [peer_as_]as,prefix[/len]
+ *     nexthop,[peer_as_]as,prefix[/len]
+ *     label,nexthop,[peer_as_]as,prefix[/len]   (label ignored)
+ * Empty fields are allowed (`CustID,,,10.0.0.0/8`).
+ *
+ * Lookup: the prefixes (IPv4 and IPv6 apart) are flattened at load time
+ * into disjoint address ranges, sorted; a lookup is one binary search
+ * (longest-prefix match whatever the file order), fronted by a small
+ * direct-mapped cache of networks_cache_entries slots.
+ *
+ * Reload: SIGUSR2 (reload()) and, with maps_refresh, changed files (checked
+ * from tick() once a second) load new tables; a broken file is logged with
+ * file:line and the old tables kept.  Everything runs on the pipeline
+ * thread: one instance per pipeline, no lock.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <pmacct/pm_host.h>
+#include <pmacct/pm_module.h>
+#include <pmacct/pm_record.h>
+
+typedef unsigned __int128 u128;
+
+/* *_net / *_as methods */
+enum { M_UNSET = 0, M_FILE, M_MASK, M_LONGEST, M_OTHER };
+
+struct net_cfg {
+    char *file;
+    uint64_t mask;
+    int filter;
+    int no_lpm;
+    int no_mask_if_zero;
+    int _pad;
+    uint64_t cache_entries;
+    char *ports_file;
+    char *pm_as, *pm_net, *u_as, *u_net, *sf_as, *sf_net;
+};
+
+struct net_entry {
+    uint32_t as, peer_as;
+    pm_ip_t nexthop;
+    uint8_t len;
+    uint8_t has_as;
+};
+
+/* Disjoint ranges: start[i] .. start[i+1]-1 map to ent[i] (-1: none). */
+struct net_tab {
+    u128 *start;
+    int32_t *ent;
+    uint32_t n;
+};
+
+struct net_data {
+    struct net_entry *e;
+    uint32_t ne;
+    struct net_tab t4, t6;
+};
+
+struct cache_slot {
+    pm_ip_t ip;
+    int32_t ent;
+    uint32_t gen;
+};
+
+struct net_ctx {
+    const struct pm_host *host;
+    const struct pm_instance *inst;
+    const struct net_cfg *cfg;
+    struct net_data *nd;
+    uint8_t *ports; /* 65536-bit bitmap or NULL */
+    int net_m, as_m;
+    int refresh;
+    struct stat st_nf, st_pf;
+    uint64_t last_check;
+    struct cache_slot *cache;
+    uint32_t ncache, gen;
+    uint64_t *c_reloads, *c_reload_err, *c_nomatch;
+};
+
+static const struct pm_option net_options[] = {
+    {"networks_file", PM_OPT_PATH, PM_OPTF_MAP | PM_OPTF_TRIGGER,
+     offsetof(struct net_cfg, file), NULL, "file",
+     "networks list: [[label,]nexthop,][[peer_as_]as,]prefix/len per line",
+     'n'},
+    {"networks_mask", PM_OPT_UINT, PM_OPTF_TRIGGER,
+     offsetof(struct net_cfg, mask), NULL, "0-128",
+     "mask (bits) applied to addresses for src_net/dst_net", 0},
+    {"networks_file_filter", PM_OPT_BOOL, 0, offsetof(struct net_cfg, filter),
+     "false", NULL,
+     "hosts and networks outside networks_file are zeroed out", 0},
+    {"networks_file_no_lpm", PM_OPT_BOOL, 0, offsetof(struct net_cfg, no_lpm),
+     "false", NULL,
+     "with *_net/*_as 'longest': a networks_file match wins even when the "
+     "flow's own prefix is longer",
+     0},
+    {"networks_no_mask_if_zero", PM_OPT_BOOL, 0,
+     offsetof(struct net_cfg, no_mask_if_zero), "false", NULL,
+     "addresses in no network keep their full address as *_net", 0},
+    {"networks_cache_entries", PM_OPT_UINT, 0,
+     offsetof(struct net_cfg, cache_entries), "99991", "count",
+     "slots of the lookup cache in front of the networks table", 0},
+    {"ports_file", PM_OPT_PATH, PM_OPTF_MAP | PM_OPTF_TRIGGER,
+     offsetof(struct net_cfg, ports_file), NULL, "file",
+     "ports to keep (one per line); other src_port/dst_port become 0", 0},
+    {"pmacctd_as", PM_OPT_STR, PM_OPTF_GLOBAL, offsetof(struct net_cfg, pm_as),
+     NULL, "file|longest|bgp|...",
+     "pmacctd: where src_as/dst_as come from (file: networks_file)", 0},
+    {"pmacctd_net", PM_OPT_STR, PM_OPTF_GLOBAL,
+     offsetof(struct net_cfg, pm_net), NULL, "file|mask|longest|...",
+     "pmacctd: where src_net/dst_net come from (default: mask and file)", 0},
+    {"uacctd_as", PM_OPT_STR, PM_OPTF_GLOBAL, offsetof(struct net_cfg, u_as),
+     NULL, "file|longest|bgp|...", "uacctd: as pmacctd_as", 0},
+    {"uacctd_net", PM_OPT_STR, PM_OPTF_GLOBAL, offsetof(struct net_cfg, u_net),
+     NULL, "file|mask|longest|...", "uacctd: as pmacctd_net", 0},
+    {"sfacctd_as", PM_OPT_STR, PM_OPTF_GLOBAL, offsetof(struct net_cfg, sf_as),
+     NULL, "sflow|file|longest|...",
+     "sfacctd: where src_as/dst_as come from", 0},
+    {"sfacctd_net", PM_OPT_STR, PM_OPTF_GLOBAL,
+     offsetof(struct net_cfg, sf_net), NULL, "sflow|file|mask|longest|...",
+     "sfacctd: where src_net/dst_net come from", 0},
+    PM_OPTION_END};
+
+static void net_fini(void *vctx);
+
+/* ---- tables ------------------------------------------------------------- */
+
+static u128 ip_key(const pm_ip_t *ip)
+{
+    u128 k = 0;
+    int n = ip->af == 6 ? 16 : 4;
+    for (int i = 0; i < n; i++)
+        k = (k << 8) | ip->a[i];
+    return k;
+}
+
+struct pfx {
+    u128 start, end;
+    uint32_t ent;
+    uint8_t len;
+};
+
+static int pfx_cmp(const void *a, const void *b)
+{
+    const struct pfx *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return (x->ent > y->ent) - (x->ent < y->ent); /* first line first */
+}
+
+static int tab_push(struct net_tab *t, uint32_t *cap, u128 s, int32_t e)
+{
+    if (t->n && t->start[t->n - 1] == s) {
+        t->ent[t->n - 1] = e;
+        return 0;
+    }
+    if (t->n && t->ent[t->n - 1] == e)
+        return 0;
+    if (t->n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 64;
+        u128 *ns = realloc(t->start, nc * sizeof(*ns));
+        int32_t *ne;
+        if (!ns)
+            return -ENOMEM;
+        t->start = ns;
+        ne = realloc(t->ent, nc * sizeof(*ne));
+        if (!ne)
+            return -ENOMEM;
+        t->ent = ne;
+        *cap = nc;
+    }
+    t->start[t->n] = s;
+    t->ent[t->n] = e;
+    t->n++;
+    return 0;
+}
+
+/* Flatten sorted, de-duplicated prefixes into disjoint ranges. */
+static int tab_build(struct net_tab *t, struct pfx *p, uint32_t n, u128 max)
+{
+    struct pfx *stack[130];
+    uint32_t sp = 0, cap = 0, i;
+    int rc;
+
+    if ((rc = tab_push(t, &cap, 0, -1)) < 0)
+        return rc;
+    for (i = 0; i < n; i++) {
+        if (i && p[i].start == p[i - 1].start && p[i].len == p[i - 1].len)
+            continue; /* duplicate prefix: the first line wins */
+        while (sp && stack[sp - 1]->end < p[i].start) {
+            u128 next = stack[sp - 1]->end + 1;
+            sp--;
+            if ((rc = tab_push(t, &cap, next,
+                               sp ? (int32_t)stack[sp - 1]->ent : -1)) < 0)
+                return rc;
+        }
+        if ((rc = tab_push(t, &cap, p[i].start, (int32_t)p[i].ent)) < 0)
+            return rc;
+        stack[sp++] = &p[i];
+    }
+    while (sp) {
+        u128 end = stack[sp - 1]->end;
+        sp--;
+        if (end == max)
+            break;
+        if ((rc = tab_push(t, &cap, end + 1,
+                           sp ? (int32_t)stack[sp - 1]->ent : -1)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int32_t tab_find(const struct net_tab *t, u128 k)
+{
+    uint32_t lo = 0, hi = t->n; /* start[lo] <= k < start[hi] */
+    if (!t->n)
+        return -1;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (t->start[mid] <= k)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return t->ent[lo];
+}
+
+static void data_free(struct net_data *d)
+{
+    if (!d)
+        return;
+    free(d->e);
+    free(d->t4.start);
+    free(d->t4.ent);
+    free(d->t6.start);
+    free(d->t6.ent);
+    free(d);
+}
+
+static int parse_u32(const char *s, uint32_t *v)
+{
+    char *end;
+    unsigned long long x;
+    if (!isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    x = strtoull(s, &end, 10);
+    if (errno || *end || x > 0xffffffffull)
+        return -EINVAL;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+static int parse_ip(const char *s, pm_ip_t *ip)
+{
+    uint8_t b[16];
+    if (inet_pton(AF_INET, s, b) == 1)
+        pm_ip_set4(ip, b);
+    else if (inet_pton(AF_INET6, s, b) == 1)
+        pm_ip_set6(ip, b);
+    else
+        return -EINVAL;
+    return 0;
+}
+
+#define LERR(...)                                                              \
+    do {                                                                       \
+        int o_ = snprintf(err, errlen, "%s:%u: ", path, line);                 \
+        if (o_ >= 0 && (size_t)o_ < errlen)                                    \
+            snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__);              \
+        rc = -EINVAL;                                                          \
+        goto fail;                                                             \
+    } while (0)
+
+static int nets_load(const char *path, struct net_data **out, char *err,
+                     size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    struct net_data *d = NULL;
+    struct pfx *p4 = NULL, *p6 = NULL;
+    uint32_t n4 = 0, n6 = 0, c4 = 0, c6 = 0, ecap = 0;
+    char *buf = NULL;
+    size_t bcap = 0;
+    ssize_t len;
+    unsigned line = 0;
+    int rc = 0;
+
+    *out = NULL;
+    if (!f) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+        return rc;
+    }
+    d = calloc(1, sizeof(*d));
+    if (!d) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    while ((len = getline(&buf, &bcap, f)) >= 0) {
+        char *fld[5], *s = buf, *slash, *e;
+        unsigned nf = 0, i;
+        struct net_entry ent;
+        pm_ip_t ip;
+        uint32_t plen, max;
+        struct pfx *pp;
+
+        line++;
+        while (len > 0 && isspace((unsigned char)buf[len - 1]))
+            buf[--len] = 0;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (!*s || *s == '!' || *s == '#')
+            continue;
+        fld[nf++] = s;
+        for (e = s; *e; e++)
+            if (*e == ',') {
+                if (nf == 4)
+                    LERR("too many fields (at most "
+                         "label,nexthop,as,prefix/len)");
+                *e = 0;
+                fld[nf++] = e + 1;
+            }
+        for (i = 0; i < nf; i++) { /* trim */
+            char *t = fld[i] + strlen(fld[i]);
+            while (isspace((unsigned char)*fld[i]))
+                fld[i]++;
+            while (t > fld[i] && isspace((unsigned char)t[-1]))
+                *--t = 0;
+        }
+        memset(&ent, 0, sizeof(ent));
+        /* last field: prefix */
+        slash = strchr(fld[nf - 1], '/');
+        if (slash)
+            *slash = 0;
+        if (parse_ip(fld[nf - 1], &ip) < 0)
+            LERR("'%s': expected an IPv4/IPv6 prefix", fld[nf - 1]);
+        max = ip.af == 6 ? 128 : 32;
+        plen = max;
+        if (slash && (parse_u32(slash + 1, &plen) < 0 || plen > max))
+            LERR("'%s': invalid prefix length (0-%u)", slash + 1, max);
+        ent.len = (uint8_t)plen;
+        if (nf >= 2 && *fld[nf - 2]) { /* [peer_as_]as */
+            char *us = strchr(fld[nf - 2], '_');
+            if (us) {
+                *us = 0;
+                if (parse_u32(fld[nf - 2], &ent.peer_as) < 0)
+                    LERR("'%s': expected a peer AS number", fld[nf - 2]);
+                if (parse_u32(us + 1, &ent.as) < 0)
+                    LERR("'%s': expected an AS number", us + 1);
+            } else if (parse_u32(fld[nf - 2], &ent.as) < 0) {
+                LERR("'%s': expected an AS number", fld[nf - 2]);
+            }
+            ent.has_as = 1;
+        }
+        if (nf >= 3 && *fld[nf - 3] && parse_ip(fld[nf - 3], &ent.nexthop) < 0)
+            LERR("'%s': expected a next-hop IP address", fld[nf - 3]);
+        /* nf == 4: fld[0] is a label, not used */
+        if (d->ne == ecap) {
+            uint32_t nc = ecap ? ecap * 2 : 1024;
+            struct net_entry *ne = realloc(d->e, nc * sizeof(*ne));
+            if (!ne) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            d->e = ne;
+            ecap = nc;
+        }
+        if (ip.af == 4) {
+            if (n4 == c4) {
+                uint32_t nc = c4 ? c4 * 2 : 1024;
+                struct pfx *np = realloc(p4, nc * sizeof(*np));
+                if (!np) {
+                    rc = -ENOMEM;
+                    goto fail;
+                }
+                p4 = np;
+                c4 = nc;
+            }
+            pp = &p4[n4++];
+        } else {
+            if (n6 == c6) {
+                uint32_t nc = c6 ? c6 * 2 : 1024;
+                struct pfx *np = realloc(p6, nc * sizeof(*np));
+                if (!np) {
+                    rc = -ENOMEM;
+                    goto fail;
+                }
+                p6 = np;
+                c6 = nc;
+            }
+            pp = &p6[n6++];
+        }
+        {
+            u128 k = ip_key(&ip), hostmask;
+            hostmask = max - plen >= 128 ? ~(u128)0
+                                         : (((u128)1 << (max - plen)) - 1);
+            pp->start = k & ~hostmask;
+            pp->end = pp->start | hostmask;
+            pp->len = (uint8_t)plen;
+            pp->ent = d->ne;
+        }
+        d->e[d->ne++] = ent;
+    }
+    qsort(p4, n4, sizeof(*p4), pfx_cmp);
+    qsort(p6, n6, sizeof(*p6), pfx_cmp);
+    if ((rc = tab_build(&d->t4, p4, n4, (u128)0xffffffffu)) < 0 ||
+        (rc = tab_build(&d->t6, p6, n6, ~(u128)0)) < 0)
+        goto fail;
+    free(p4);
+    free(p6);
+    free(buf);
+    fclose(f);
+    *out = d;
+    return 0;
+fail:
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "%s:%u: out of memory", path, line);
+    free(p4);
+    free(p6);
+    free(buf);
+    fclose(f);
+    data_free(d);
+    return rc;
+}
+
+static int ports_load(const char *path, uint8_t **out, char *err,
+                      size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    uint8_t *bm = NULL;
+    char *buf = NULL;
+    size_t bcap = 0;
+    ssize_t len;
+    unsigned line = 0;
+    int rc = 0;
+
+    *out = NULL;
+    if (!f) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+        return rc;
+    }
+    bm = calloc(1, 65536 / 8);
+    if (!bm) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    while ((len = getline(&buf, &bcap, f)) >= 0) {
+        char *s = buf;
+        uint32_t port;
+        line++;
+        while (len > 0 && isspace((unsigned char)buf[len - 1]))
+            buf[--len] = 0;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (!*s || *s == '!' || *s == '#')
+            continue;
+        if (parse_u32(s, &port) < 0 || port > 65535)
+            LERR("'%s': expected a port number 0-65535", s);
+        bm[port >> 3] |= (uint8_t)(1u << (port & 7));
+    }
+    free(buf);
+    fclose(f);
+    *out = bm;
+    return 0;
+fail:
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "%s: out of memory", path);
+    free(buf);
+    fclose(f);
+    free(bm);
+    return rc;
+}
+
+/* ---- module ------------------------------------------------------------- */
+
+static int method(const char *v, const char *key, struct net_ctx *c, int *m)
+{
+    *m = M_UNSET;
+    if (!v)
+        return 0;
+    if (!strcasecmp(v, "file"))
+        *m = M_FILE;
+    else if (!strcasecmp(v, "mask"))
+        *m = M_MASK;
+    else if (!strcasecmp(v, "longest") || !strcasecmp(v, "fallback"))
+        *m = M_LONGEST;
+    else if (!strcasecmp(v, "netflow") || !strcasecmp(v, "sflow") ||
+             !strcasecmp(v, "bgp") || !strcasecmp(v, "bmp") ||
+             !strcasecmp(v, "igp"))
+        *m = M_OTHER;
+    else {
+        PM_ERR(c->host, c->inst,
+               "%s: '%s': expected one of netflow|sflow|mask|file|igp|bgp|"
+               "bmp|longest|fallback",
+               key, v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int load_all(struct net_ctx *c, struct net_data **nd, uint8_t **ports,
+                    struct stat *snf, struct stat *spf)
+{
+    char err[512];
+    int rc;
+    *nd = NULL;
+    *ports = NULL;
+    if (c->cfg->file) {
+        if (stat(c->cfg->file, snf) < 0)
+            memset(snf, 0, sizeof(*snf));
+        rc = nets_load(c->cfg->file, nd, err, sizeof(err));
+        if (rc < 0) {
+            PM_ERR(c->host, c->inst, "networks_file %s", err);
+            return rc;
+        }
+    }
+    if (c->cfg->ports_file) {
+        if (stat(c->cfg->ports_file, spf) < 0)
+            memset(spf, 0, sizeof(*spf));
+        rc = ports_load(c->cfg->ports_file, ports, err, sizeof(err));
+        if (rc < 0) {
+            PM_ERR(c->host, c->inst, "ports_file %s", err);
+            data_free(*nd);
+            *nd = NULL;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int net_init(const struct pm_host *host, const struct pm_instance *inst,
+                    void *config, void **ctxp)
+{
+    struct net_cfg *cfg = config;
+    struct net_ctx *c = calloc(1, sizeof(*c));
+    const char *d = inst->daemon ? inst->daemon : "pmacctd";
+    const char *as_key, *net_key, *as_v, *net_v, *rf;
+    int rc;
+
+    if (!c)
+        return -ENOMEM;
+    c->host = host;
+    c->inst = inst;
+    c->cfg = cfg;
+    if (!strcmp(d, "nfacctd")) {
+        as_key = "nfacctd_as";
+        net_key = "nfacctd_net";
+        as_v = host->conf_get(inst, as_key);
+        net_v = host->conf_get(inst, net_key);
+        if (!as_v)
+            as_v = "netflow";
+        if (!net_v)
+            net_v = "netflow";
+    } else if (!strcmp(d, "sfacctd")) {
+        as_key = "sfacctd_as";
+        net_key = "sfacctd_net";
+        as_v = cfg->sf_as ? cfg->sf_as : "sflow";
+        net_v = cfg->sf_net ? cfg->sf_net : "sflow";
+    } else if (!strcmp(d, "uacctd")) {
+        as_key = "uacctd_as";
+        net_key = "uacctd_net";
+        as_v = cfg->u_as;
+        net_v = cfg->u_net;
+    } else {
+        as_key = "pmacctd_as";
+        net_key = "pmacctd_net";
+        as_v = cfg->pm_as;
+        net_v = cfg->pm_net;
+    }
+    if ((rc = method(as_v, as_key, c, &c->as_m)) < 0 ||
+        (rc = method(net_v, net_key, c, &c->net_m)) < 0)
+        goto fail;
+    if (cfg->mask > 128 || (cfg->mask > 32 && 0)) {
+        PM_ERR(host, inst, "networks_mask: %llu: expected 0-128",
+               (unsigned long long)cfg->mask);
+        rc = -EINVAL;
+        goto fail;
+    }
+    rf = host->conf_get(inst, "maps_refresh");
+    c->refresh = !rf || !(strcasecmp(rf, "false") == 0 ||
+                          strcasecmp(rf, "no") == 0 || strcmp(rf, "0") == 0);
+    rc = load_all(c, &c->nd, &c->ports, &c->st_nf, &c->st_pf);
+    if (rc < 0)
+        goto fail;
+    c->ncache = cfg->cache_entries ? (uint32_t)cfg->cache_entries : 0;
+    if (c->ncache > (1u << 24))
+        c->ncache = 1u << 24;
+    if (c->ncache && c->nd) {
+        c->cache = calloc(c->ncache, sizeof(*c->cache));
+        if (!c->cache) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
+    c->gen = 1;
+    if (c->nd)
+        PM_INFO(host, inst, "networks_file %s: %u networks (%u + %u ranges)",
+                cfg->file, c->nd->ne, c->nd->t4.n, c->nd->t6.n);
+    c->c_reloads = host->counter(inst, "reloads", "maps reloaded");
+    c->c_reload_err = host->counter(
+        inst, "reload_errors", "reloads refused (broken file: old kept)");
+    c->c_nomatch = host->counter(inst, "nomatch",
+                                 "addresses in no network of networks_file");
+    *ctxp = c;
+    return 0;
+fail:
+    net_fini(c);
+    return rc;
+}
+
+static uint64_t ip_hash(const pm_ip_t *ip)
+{
+    uint64_t a, b;
+    memcpy(&a, ip->a, 8);
+    memcpy(&b, ip->a + 8, 8);
+    a ^= b * 0x9e3779b97f4a7c15ull + ip->af;
+    a *= 0xff51afd7ed558ccdull;
+    return a ^ (a >> 29);
+}
+
+static int32_t lookup(struct net_ctx *c, const pm_ip_t *ip)
+{
+    struct cache_slot *s = NULL;
+    int32_t e;
+    if (c->cache) {
+        s = &c->cache[ip_hash(ip) % c->ncache];
+        if (s->gen == c->gen && !memcmp(&s->ip, ip, sizeof(*ip)))
+            return s->ent;
+    }
+    e = tab_find(ip->af == 6 ? &c->nd->t6 : &c->nd->t4, ip_key(ip));
+    if (s) {
+        s->ip = *ip;
+        s->ent = e;
+        s->gen = c->gen;
+    }
+    return e;
+}
+
+static void mask_ip(pm_ip_t *ip, unsigned len)
+{
+    unsigned n = ip->af == 6 ? 16 : 4, i;
+    for (i = 0; i < n; i++) {
+        if (len >= 8) {
+            len -= 8;
+            continue;
+        }
+        ip->a[i] &= (uint8_t)(0xff << (8 - len));
+        len = 0;
+    }
+}
+
+/* One side (source or destination) of a record. */
+static void do_side(struct net_ctx *c, struct pm_rec *r, int dst)
+{
+    pm_ip_t *host = dst ? &r->dst_host : &r->src_host;
+    pm_ip_t *net = dst ? &r->dst_net : &r->src_net;
+    uint8_t *mask = dst ? &r->dst_mask : &r->src_mask;
+    uint32_t *as = dst ? &r->dst_as : &r->src_as;
+    unsigned pid_net = dst ? PM_P_DST_NET : PM_P_SRC_NET;
+    unsigned pid_mask = dst ? PM_P_DST_MASK : PM_P_SRC_MASK;
+    unsigned pid_as = dst ? PM_P_DST_AS : PM_P_SRC_AS;
+    const struct net_entry *e = NULL;
+    unsigned maxlen, len;
+    int use_file, use_mask;
+
+    if (!host->af)
+        return;
+    maxlen = host->af == 6 ? 128 : 32;
+    if (c->nd) {
+        int32_t i = lookup(c, host);
+        if (i >= 0)
+            e = &c->nd->e[i];
+        else
+            pm_counter_add(c->c_nomatch, 1);
+    }
+    /* nets and masks */
+    use_file = c->nd && (c->net_m == M_UNSET || c->net_m == M_FILE ||
+                         c->net_m == M_LONGEST);
+    use_mask = c->cfg->mask && (c->net_m == M_UNSET || c->net_m == M_MASK);
+    if (use_file || use_mask) {
+        int keep_flow = 0;
+        len = maxlen;
+        if (use_file) {
+            len = e ? e->len : 0;
+            if (c->net_m == M_LONGEST && pm_rec_has(r, pid_mask) &&
+                *mask > len && !(e && c->cfg->no_lpm))
+                keep_flow = 1; /* the flow's own prefix is longer */
+        }
+        if (use_mask && c->cfg->mask < len)
+            len = (unsigned)c->cfg->mask;
+        if (!keep_flow) {
+            if (use_file && !e && c->cfg->no_mask_if_zero)
+                len = maxlen;
+            *net = *host;
+            mask_ip(net, len);
+            *mask = (uint8_t)len;
+            pm_rec_set(r, pid_net);
+            pm_rec_set(r, pid_mask);
+        }
+    }
+    /* AS, peer AS, next hop */
+    if (c->nd && (c->as_m == M_FILE || c->as_m == M_LONGEST)) {
+        if (c->as_m == M_FILE || !*as || (e && c->cfg->no_lpm)) {
+            *as = e ? e->as : 0;
+            pm_rec_set(r, pid_as);
+        }
+        if (dst && e && e->peer_as) {
+            r->peer_dst_as = e->peer_as;
+            pm_rec_set(r, PM_P_PEER_DST_AS);
+        }
+    }
+    if (dst && e && e->nexthop.af && use_file) {
+        r->peer_dst_ip = e->nexthop;
+        pm_rec_set(r, PM_P_PEER_DST_IP);
+    }
+    /* networks_file_filter: hosts outside every network are zeroed */
+    if (c->nd && c->cfg->filter && !e) {
+        uint8_t af = host->af;
+        memset(host, 0, sizeof(*host));
+        host->af = af;
+        memset(net, 0, sizeof(*net));
+        net->af = af;
+        *mask = 0;
+    }
+}
+
+static int net_process(void *vctx, struct pm_batch *b)
+{
+    struct net_ctx *c = vctx;
+    uint32_t i;
+    for (i = 0; i < b->n; i++) {
+        struct pm_rec *r;
+        if (pm_batch_dropped(b, i))
+            continue;
+        r = pm_batch_rec(b, i);
+        if (c->nd || c->cfg->mask) {
+            do_side(c, r, 0);
+            do_side(c, r, 1);
+        }
+        if (c->ports) {
+            if (!(c->ports[r->src_port >> 3] & (1u << (r->src_port & 7))))
+                r->src_port = 0;
+            if (!(c->ports[r->dst_port >> 3] & (1u << (r->dst_port & 7))))
+                r->dst_port = 0;
+        }
+    }
+    return 0;
+}
+
+static int do_reload(struct net_ctx *c, const char *why)
+{
+    struct net_data *nd;
+    uint8_t *ports;
+    struct stat snf, spf;
+    int rc = load_all(c, &nd, &ports, &snf, &spf);
+    c->st_nf = snf;
+    c->st_pf = spf;
+    if (rc < 0) {
+        PM_ERR(c->host, c->inst,
+               "reload (%s) failed: keeping the previous networks/ports", why);
+        pm_counter_add(c->c_reload_err, 1);
+        return rc;
+    }
+    if (nd && !c->cache && c->ncache)
+        c->cache = calloc(c->ncache, sizeof(*c->cache));
+    data_free(c->nd);
+    free(c->ports);
+    c->nd = nd;
+    c->ports = ports;
+    c->gen++; /* invalidates the cache */
+    pm_counter_add(c->c_reloads, 1);
+    PM_INFO(c->host, c->inst, "networks/ports reloaded (%s)%s", why,
+            nd ? "" : "");
+    return 0;
+}
+
+static int net_reload(void *vctx)
+{
+    struct net_ctx *c = vctx;
+    if (!c->refresh) {
+        PM_INFO(c->host, c->inst, "maps_refresh is false: reload ignored");
+        return 0;
+    }
+    return do_reload(c, "signal");
+}
+
+static int changed(const char *path, const struct stat *old)
+{
+    struct stat st;
+    if (!path || stat(path, &st) < 0)
+        return 0;
+    return st.st_mtim.tv_sec != old->st_mtim.tv_sec ||
+           st.st_mtim.tv_nsec != old->st_mtim.tv_nsec ||
+           st.st_size != old->st_size || st.st_ino != old->st_ino;
+}
+
+static int net_tick(void *vctx, const pm_ts_t *now)
+{
+    struct net_ctx *c = vctx;
+    if (!c->refresh || now->sec == c->last_check)
+        return 0;
+    c->last_check = now->sec;
+    if (changed(c->cfg->file, &c->st_nf) ||
+        changed(c->cfg->ports_file, &c->st_pf))
+        do_reload(c, "file changed");
+    return 0;
+}
+
+static void net_fini(void *vctx)
+{
+    struct net_ctx *c = vctx;
+    if (!c)
+        return;
+    data_free(c->nd);
+    free(c->ports);
+    free(c->cache);
+    free(c);
+}
+
+static const struct pm_module_desc net_desc = {
+    PM_MODULE_HEAD(PM_KIND_TRANSFORM),
+    .name = "networks",
+    .version = "1.0",
+    .summary = "transform: networks_file (nets, masks, AS), networks_mask, "
+               "ports_file",
+    .order = 400,
+    .options = net_options,
+    .config_size = sizeof(struct net_cfg),
+    .init = net_init,
+    .process = net_process,
+    .tick = net_tick,
+    .reload = net_reload,
+    .fini = net_fini,
+};
+
+PM_MODULE_EXPORT(net_desc)

@@ -1,0 +1,988 @@
+/*
+ * sql.c - the SQL output instance shared by sqlite3, pgsql and mysql:
+ * aggregates records in the host's cache (time bins from sql_history); at
+ * each refresh (timed in tick()) the cache is turned into chunks of text
+ * rows, one chunk per table name (sql_table expanded per bin), handed to
+ * the spool and the cache is emptied.  A writer thread per instance takes
+ * the oldest chunk, writes it in one transaction (UPDATE, INSERT when no
+ * row changed; or INSERT only with sql_dont_try_update) through the
+ * backend's prepared statements and removes it from the spool only once
+ * COMMIT succeeded.  When the database is away the writer reconnects with
+ * a doubling backoff (1 s .. sql_retry_max), trying sql_backup_host too.
+ *
+ * Threads: process/tick/flush on the pipeline thread (cache, renderers,
+ * trigger children); the writer thread owns the backend; they share only
+ * the spool (its mutex) and atomic counters/flags.
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sql.h"
+
+extern char **environ;
+
+#define PP_MAX 16
+enum { PP_MINP, PP_MINB, PP_MINF, PP_MAXP, PP_MAXB, PP_MAXF, PP_MINBPP,
+       PP_MAXBPP, PP_MINPPF, PP_MAXPPF, PP_USRF, PP_ADJB };
+static const char *const pp_names[] = {"minp",   "minb",   "minf",   "maxp",
+                                       "maxb",   "maxf",   "minbpp", "maxbpp",
+                                       "minppf", "maxppf", "usrf",   "adjb"};
+
+struct sql_ctx {
+    const struct pm_host *host;
+    const struct pm_instance *inst;
+    struct sql_config *cfg;
+    const struct sql_backend *be;
+    void *bctx;
+    struct pm_cache *cache;
+    struct pm_render *rend[PM_P_MAX]; /* one-column CSV renderers */
+    struct pm_buf vbuf;
+    struct sql_col cols[SQL_MAX_COLS];
+    int ncols;
+    int history;
+    char table_default[64];
+    int table_static; /* sql_table has no % or $ */
+    char *schema_text;
+    uint64_t refresh, next_purge, max_aggr;
+    /* purge under way */
+    struct sql_chunk **pchunks;
+    size_t npchunks, cappchunks;
+    uint64_t stamp_updated;
+    int walk_err;
+    /* preprocess */
+    struct { int kind; double v; } pp[PP_MAX];
+    int npp, pp_checks;
+    /* trigger */
+    uint64_t trigger_every, next_trigger;
+    pid_t children[16];
+    int nchildren;
+    uint64_t last_t_min, last_t_max;
+    char last_table[256];
+    /* writer */
+    struct sql_spool spool;
+    pthread_t writer;
+    int writer_started;
+    int connected;
+    char cur_table[256];
+    int prepared;
+    char **known_tables;
+    size_t nknown;
+    uint64_t *c_pending, *c_written, *c_dropped, *c_purges, *c_errors,
+        *c_txn, *c_filtered, *c_reconnects;
+};
+
+/* ---- value text -------------------------------------------------------- */
+
+/* Text of primitive `id` of row as pmacct writes it to SQL: the CSV form of
+ * the host's renderer (one column), counters stripped. */
+static int prim_text(struct sql_ctx *c, const struct sql_col *col,
+                     const struct pm_row *row, const char **v, size_t *len)
+{
+    int id = col->prim;
+    if (!col->aggregated) {
+        /* pmacct's zero values for columns not aggregated */
+        const struct pm_prim_info *pi = c->host->prim_info((unsigned)id);
+        const char *name = pi ? pi->name : "";
+        if (strstr(name, "mac"))
+            *v = "0:0:0:0:0:0";
+        else if (!strcmp(name, "class"))
+            *v = "unknown";
+        else if (!strcmp(name, "src_host") || !strcmp(name, "dst_host") ||
+                 !strcmp(name, "src_net") || !strcmp(name, "dst_net") ||
+                 !strcmp(name, "peer_src_ip") || !strcmp(name, "peer_dst_ip"))
+            *v = "0.0.0.0";
+        else if (!strcmp(name, "std_comm") || !strcmp(name, "as_path"))
+            *v = " ";
+        else
+            *v = "0";
+        *len = strlen(*v);
+        return 0;
+    }
+    struct pm_render *r = c->rend[id];
+    if (!r) {
+        struct pm_render_cfg rc = {0};
+        uint16_t p = (uint16_t)id;
+        rc.fmt = PM_FMT_CSV;
+        rc.prims = &p;
+        rc.nprims = 1;
+        rc.separator = ",";
+        rc.flags = PM_RENDER_NO_FLOWS;
+        if ((c->be->flags & SQL_BF_NUM_PROTO) || c->cfg->num_protos)
+            rc.flags |= PM_RENDER_NUM_PROTOS;
+        r = c->rend[id] = c->host->render_new(&rc);
+        if (!r)
+            return -ENOMEM;
+    }
+    struct pm_row one = *row;
+    one.packets = one.bytes = one.flows = 0;
+    c->vbuf.len = 0;
+    if (c->host->render_row(r, &one, &c->vbuf) < 0)
+        return -ENOMEM;
+    size_t e = c->vbuf.len;
+    if (e && c->vbuf.p[e - 1] == '\n')
+        e--;
+    /* strip ",packets,bytes" (counters are numeric, last) */
+    for (int k = 0; k < 2; k++) {
+        while (e > 0 && c->vbuf.p[e - 1] != ',')
+            e--;
+        if (e > 0)
+            e--;
+    }
+    if (col->half && (id == PM_P_SRC_HOST_COORDS || id == PM_P_DST_HOST_COORDS)) {
+        /* lat,lon: keep the second */
+        size_t s = 0;
+        while (s < e && c->vbuf.p[s] != ',')
+            s++;
+        *v = c->vbuf.p + (s < e ? s + 1 : e);
+        *len = s < e ? e - s - 1 : 0;
+        return 0;
+    }
+    if (id == PM_P_SRC_HOST_COORDS || id == PM_P_DST_HOST_COORDS) {
+        size_t s = 0;
+        while (s < e && c->vbuf.p[s] != ',')
+            s++;
+        e = s;
+    }
+    *v = c->vbuf.p;
+    *len = e;
+    return 0;
+}
+
+/* ---- preprocess --------------------------------------------------------- */
+
+static int parse_preprocess(struct sql_ctx *c, const char *s)
+{
+    char buf[512], *save = NULL, *tok;
+    if (!s || !*s)
+        return 0;
+    if (strlen(s) >= sizeof(buf))
+        return -E2BIG;
+    strcpy(buf, s);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        char *eq = strchr(tok, '='), *end;
+        size_t k, nn = sizeof(pp_names) / sizeof(pp_names[0]);
+        if (!eq) {
+            PM_ERR(c->host, c->inst,
+                   "sql_preprocess: expected key=value, got '%s'", tok);
+            return -EINVAL;
+        }
+        *eq = 0;
+        for (k = 0; k < nn; k++)
+            if (!strcmp(tok, pp_names[k]))
+                break;
+        if (k == nn) {
+            PM_ERR(c->host, c->inst,
+                   "sql_preprocess: unknown or unsupported check '%s' "
+                   "(known: minp, minb, minf, maxp, maxb, maxf, minbpp, "
+                   "maxbpp, minppf, maxppf, usrf, adjb)",
+                   tok);
+            return -EINVAL;
+        }
+        double v = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end) {
+            PM_ERR(c->host, c->inst,
+                   "sql_preprocess: %s: expected a number, got '%s'", tok,
+                   eq + 1);
+            return -EINVAL;
+        }
+        if (c->npp == PP_MAX)
+            return -E2BIG;
+        c->pp[c->npp].kind = (int)k;
+        c->pp[c->npp].v = v;
+        c->npp++;
+        if ((int)k < PP_USRF)
+            c->pp_checks++;
+    }
+    return 0;
+}
+
+static int preprocess(const struct sql_ctx *c, struct pm_row *r)
+{
+    int pass = 0, fail = 0;
+    double p = (double)r->packets, b = (double)r->bytes, f = (double)r->flows;
+    for (int i = 0; i < c->npp; i++) {
+        double v = c->pp[i].v;
+        int ok;
+        switch (c->pp[i].kind) {
+        case PP_MINP: ok = p >= v; break;
+        case PP_MINB: ok = b >= v; break;
+        case PP_MINF: ok = f >= v; break;
+        case PP_MAXP: ok = p < v; break;
+        case PP_MAXB: ok = b < v; break;
+        case PP_MAXF: ok = f < v; break;
+        case PP_MINBPP: ok = p > 0 && b / p >= v; break;
+        case PP_MAXBPP: ok = p > 0 && b / p < v; break;
+        case PP_MINPPF: ok = f > 0 && p / f >= v; break;
+        case PP_MAXPPF: ok = f > 0 && p / f < v; break;
+        default: continue;
+        }
+        if (ok)
+            pass++;
+        else
+            fail++;
+    }
+    if (c->pp_checks && (c->cfg->preprocess_type == 1 ? fail > 0 : pass == 0))
+        return 1;
+    for (int i = 0; i < c->npp; i++) {
+        if (c->pp[i].kind == PP_USRF) {
+            r->packets = (uint64_t)((double)r->packets * c->pp[i].v);
+            r->bytes = (uint64_t)((double)r->bytes * c->pp[i].v);
+            r->flows = (uint64_t)((double)r->flows * c->pp[i].v);
+        } else if (c->pp[i].kind == PP_ADJB) {
+            int64_t nb = (int64_t)r->bytes +
+                         (int64_t)(c->pp[i].v * (double)r->packets);
+            r->bytes = nb < 0 ? 0 : (uint64_t)nb;
+        }
+    }
+    return 0;
+}
+
+/* ---- purge --------------------------------------------------------------- */
+
+static struct sql_chunk *chunk_for(struct sql_ctx *c, const char *table)
+{
+    for (size_t i = c->npchunks; i-- > 0;)
+        if (!strcmp(c->pchunks[i]->table, table))
+            return c->pchunks[i];
+    if (c->npchunks == c->cappchunks) {
+        size_t nc = c->cappchunks ? c->cappchunks * 2 : 8;
+        struct sql_chunk **n = realloc(c->pchunks, nc * sizeof(*n));
+        if (!n)
+            return NULL;
+        c->pchunks = n;
+        c->cappchunks = nc;
+    }
+    struct sql_chunk *ch = sql_chunk_new(table);
+    if (!ch)
+        return NULL;
+    ch->t_min = UINT64_MAX;
+    c->pchunks[c->npchunks++] = ch;
+    return ch;
+}
+
+static int purge_row(void *ud, const struct pm_row *row0)
+{
+    struct sql_ctx *c = ud;
+    struct pm_row row = *row0;
+    char table[256], num[32];
+    const char *tname = c->table_default;
+    int rc = 0;
+
+    if (c->npp && preprocess(c, &row)) {
+        pm_counter_add(c->c_filtered, 1);
+        return PM_WALK_NEXT;
+    }
+    uint64_t t = row.stamp_inserted ? row.stamp_inserted : c->stamp_updated;
+    if (!c->table_static) {
+        if (c->host->path_expand(c->inst, c->cfg->table, (time_t)t, row.rec,
+                                 table, sizeof(table)) < 0) {
+            c->host->log_limited(c->inst, PM_LOG_ERR, "sql-table",
+                                 "sql_table: '%s' expands to a name too long",
+                                 c->cfg->table);
+            c->walk_err = -ENAMETOOLONG;
+            return PM_WALK_NEXT;
+        }
+        tname = table;
+    }
+    struct sql_chunk *ch = chunk_for(c, tname);
+    if (!ch)
+        goto nomem;
+    for (int i = 0; i < c->ncols && rc == 0; i++) {
+        const struct sql_col *col = &c->cols[i];
+        const char *v;
+        size_t len;
+        switch (col->kind) {
+        case SQL_COL_PRIM:
+            if (prim_text(c, col, &row, &v, &len) < 0)
+                goto nomem;
+            rc = sql_chunk_add(ch, v, len);
+            break;
+        case SQL_COL_PACKETS:
+        case SQL_COL_BYTES:
+        case SQL_COL_FLOWS:
+            snprintf(num, sizeof(num), "%llu",
+                     (unsigned long long)(col->kind == SQL_COL_PACKETS
+                                              ? row.packets
+                                          : col->kind == SQL_COL_BYTES
+                                              ? row.bytes
+                                              : row.flows));
+            rc = sql_chunk_add(ch, num, strlen(num));
+            break;
+        case SQL_COL_STAMP_INSERTED:
+            sql_time_text(row.stamp_inserted, num, sizeof(num));
+            rc = sql_chunk_add(ch, num, strlen(num));
+            break;
+        case SQL_COL_STAMP_UPDATED:
+            sql_time_text(c->stamp_updated, num, sizeof(num));
+            rc = sql_chunk_add(ch, num, strlen(num));
+            break;
+        }
+    }
+    if (rc < 0)
+        goto nomem;
+    ch->nrows++;
+    if (row.stamp_inserted < ch->t_min)
+        ch->t_min = row.stamp_inserted;
+    if (row.stamp_inserted > ch->t_max)
+        ch->t_max = row.stamp_inserted;
+    return PM_WALK_NEXT;
+nomem:
+    c->walk_err = -ENOMEM;
+    return PM_WALK_STOP;
+}
+
+static void trigger_run(struct sql_ctx *c);
+
+static int purge(struct sql_ctx *c)
+{
+    pm_ts_t now;
+    uint64_t total = c->host->cache_count(c->cache);
+    int rc = 0;
+    c->host->now(c->inst, &now);
+    c->stamp_updated = now.sec;
+    c->walk_err = 0;
+    c->npchunks = 0;
+    PM_INFO(c->host, c->inst, "*** Purging cache - START (PID: %d) ***",
+            (int)getpid());
+    if (total)
+        rc = c->host->cache_walk(c->cache, purge_row, c);
+    if (rc >= 0 && c->walk_err)
+        rc = c->walk_err;
+    uint64_t queued = 0;
+    for (size_t i = 0; i < c->npchunks; i++) {
+        struct sql_chunk *ch = c->pchunks[i];
+        ch->stamp_updated = c->stamp_updated;
+        uint64_t n = ch->nrows;
+        if (!n) {
+            sql_chunk_free(ch);
+            continue;
+        }
+        if (sql_spool_push(&c->spool, ch) < 0) {
+            c->host->log_limited(c->inst, PM_LOG_ERR, "sql-spool",
+                                 "spool full (sql_spool_entries %llu%s): "
+                                 "%llu rows dropped",
+                                 (unsigned long long)c->cfg->spool_entries,
+                                 c->cfg->spool_dir ? ", sql_spool_dir failed"
+                                                   : ", no sql_spool_dir",
+                                 (unsigned long long)n);
+            pm_counter_add(c->c_dropped, n);
+            sql_chunk_free(ch);
+            continue;
+        }
+        pm_counter_add(c->c_pending, n);
+        queued += n;
+        snprintf(c->last_table, sizeof(c->last_table), "%s", ch->table);
+        c->last_t_min = ch->t_min == UINT64_MAX ? 0 : ch->t_min;
+        c->last_t_max = ch->t_max;
+    }
+    c->npchunks = 0;
+    PM_INFO(c->host, c->inst,
+            "*** Purging cache - END (PID: %d, QN: %llu/%llu, ET: 0) ***",
+            (int)getpid(), (unsigned long long)queued,
+            (unsigned long long)total);
+    c->host->cache_clear(c->cache);
+    pm_counter_add(c->c_purges, 1);
+    if (c->cfg->trigger_exec && !c->trigger_every && queued)
+        trigger_run(c);
+    return rc;
+}
+
+/* ---- trigger ------------------------------------------------------------- */
+
+static void trigger_run(struct sql_ctx *c)
+{
+    char *argv[] = {c->cfg->trigger_exec, NULL};
+    char e[10][320];
+    char *envp[64];
+    int n = 0, k = 0;
+    char t0[32], t1[32];
+    if (c->nchildren == (int)(sizeof(c->children) / sizeof(c->children[0]))) {
+        PM_WARN(c->host, c->inst,
+                "sql_trigger_exec: too many triggers still running");
+        return;
+    }
+    sql_time_text(c->last_t_min, t0, sizeof(t0));
+    sql_time_text(c->last_t_max, t1, sizeof(t1));
+    snprintf(e[k++], sizeof(e[0]), "SQL_TABLE=%s", c->last_table);
+    snprintf(e[k++], sizeof(e[0]), "SQL_DB=%s", c->cfg->db ? c->cfg->db : "");
+    snprintf(e[k++], sizeof(e[0]), "SQL_HOST=%s",
+             c->cfg->host ? c->cfg->host : "");
+    snprintf(e[k++], sizeof(e[0]), "SQL_USER=%s",
+             c->cfg->user ? c->cfg->user : "");
+    snprintf(e[k++], sizeof(e[0]), "SQL_REFRESH_TIME=%llu",
+             (unsigned long long)c->refresh);
+    snprintf(e[k++], sizeof(e[0]), "SQL_HISTORY=%s",
+             c->cfg->history ? c->cfg->history : "");
+    snprintf(e[k++], sizeof(e[0]), "SQL_HISTORY_BASETIME=%llu",
+             (unsigned long long)c->last_t_min);
+    snprintf(e[k++], sizeof(e[0]), "SQL_TIME_MIN=%s", t0);
+    snprintf(e[k++], sizeof(e[0]), "SQL_TIME_MAX=%s", t1);
+    for (int i = 0; i < k; i++)
+        envp[n++] = e[i];
+    for (char **p = environ; *p && n < 63; p++)
+        if (strncmp(*p, "SQL_", 4))
+            envp[n++] = *p;
+    envp[n] = NULL;
+    pid_t pid;
+    int rc = posix_spawn(&pid, c->cfg->trigger_exec, NULL, NULL, argv, envp);
+    if (rc) {
+        PM_ERR(c->host, c->inst, "sql_trigger_exec %s: %s",
+               c->cfg->trigger_exec, strerror(rc));
+        return;
+    }
+    c->children[c->nchildren++] = pid;
+}
+
+static void reap(struct sql_ctx *c)
+{
+    for (int i = 0; i < c->nchildren;) {
+        int st;
+        pid_t r = waitpid(c->children[i], &st, WNOHANG);
+        if (r == c->children[i] || (r < 0 && errno == ECHILD))
+            c->children[i] = c->children[--c->nchildren];
+        else
+            i++;
+    }
+}
+
+/* ---- writer thread --------------------------------------------------------- */
+
+static int known_table(struct sql_ctx *c, const char *t)
+{
+    for (size_t i = 0; i < c->nknown; i++)
+        if (!strcmp(c->known_tables[i], t))
+            return 1;
+    return 0;
+}
+
+static void remember_table(struct sql_ctx *c, const char *t)
+{
+    char **n = realloc(c->known_tables, (c->nknown + 1) * sizeof(*n));
+    if (!n)
+        return;
+    c->known_tables = n;
+    if ((n[c->nknown] = strdup(t)))
+        c->nknown++;
+}
+
+/* Make sure ch's table exists (sql_table_schema) and statements are ready. */
+static int prepare_table(struct sql_ctx *c, struct sql_chunk *ch, char *err,
+                         size_t errlen)
+{
+    int rc;
+    if (c->prepared && !strcmp(c->cur_table, ch->table))
+        return 0;
+    if (c->prepared)
+        c->be->unprepare(c->bctx);
+    c->prepared = 0;
+    if (c->schema_text && !known_table(c, ch->table)) {
+        rc = c->be->table_exists(c->bctx, ch->table, err, errlen);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            size_t cap = strlen(c->schema_text) * 2 + 4096;
+            char *sql = malloc(cap);
+            if (!sql)
+                return SQL_E_CONN;
+            if (c->host->path_expand(c->inst, c->schema_text,
+                                     (time_t)(ch->t_min == UINT64_MAX
+                                                  ? ch->stamp_updated
+                                                  : ch->t_min),
+                                     NULL, sql, cap) < 0) {
+                free(sql);
+                snprintf(err, errlen, "sql_table_schema: expansion too long");
+                return SQL_E_DATA;
+            }
+            rc = c->be->exec(c->bctx, sql, err, errlen);
+            free(sql);
+            if (rc < 0)
+                return rc;
+            PM_INFO(c->host, c->inst, "created table %s (sql_table_schema)",
+                    ch->table);
+        }
+        remember_table(c, ch->table);
+    }
+    size_t cap = 256 + (size_t)c->ncols * 48 + strlen(ch->table) * 2;
+    char *sql = malloc(cap);
+    if (!sql)
+        return SQL_E_CONN;
+    if (sql_build_update(c->cols, c->ncols, ch->table, c->be->placeholder, sql,
+                         cap) < 0 ||
+        (rc = c->be->prepare(c->bctx, SQL_ST_UPDATE, sql, c->ncols, err,
+                             errlen)) < 0) {
+        free(sql);
+        return rc < 0 ? rc : SQL_E_DATA;
+    }
+    rc = 0;
+    if (sql_build_insert(c->cols, c->ncols, ch->table, c->be->placeholder, sql,
+                         cap) < 0 ||
+        (rc = c->be->prepare(c->bctx, SQL_ST_INSERT, sql, c->ncols, err,
+                             errlen)) < 0) {
+        free(sql);
+        return rc < 0 ? rc : SQL_E_DATA;
+    }
+    free(sql);
+    snprintf(c->cur_table, sizeof(c->cur_table), "%s", ch->table);
+    c->prepared = 1;
+    return 0;
+}
+
+/* Write a chunk in one transaction.  0 or SQL_E_*. */
+static int write_chunk(struct sql_ctx *c, struct sql_chunk *ch, char *err,
+                       size_t errlen)
+{
+    const char *vals[SQL_MAX_COLS], *uvals[SQL_MAX_COLS];
+    int lens[SQL_MAX_COLS], ulens[SQL_MAX_COLS], map[SQL_MAX_COLS];
+    int nmap = sql_update_params(c->cols, c->ncols, map);
+    size_t pos = 0;
+    int rc;
+
+    if ((rc = prepare_table(c, ch, err, errlen)) < 0)
+        return rc;
+    if ((rc = c->be->exec(c->bctx, "BEGIN", err, errlen)) < 0)
+        return rc;
+    for (uint64_t r = 0; r < ch->nrows; r++) {
+        for (int i = 0; i < c->ncols; i++)
+            if (!sql_chunk_next(ch, &pos, &vals[i], &lens[i])) {
+                snprintf(err, errlen, "corrupt spool chunk");
+                rc = SQL_E_DATA;
+                goto fail;
+            }
+        uint64_t changed = 0;
+        if (!c->cfg->dont_try_update) {
+            for (int i = 0; i < nmap; i++) {
+                uvals[i] = vals[map[i]];
+                ulens[i] = lens[map[i]];
+            }
+            if ((rc = c->be->run(c->bctx, SQL_ST_UPDATE, uvals, ulens, nmap,
+                                 &changed, err, errlen)) < 0)
+                goto fail;
+        }
+        if (!changed &&
+            (rc = c->be->run(c->bctx, SQL_ST_INSERT, vals, lens, c->ncols,
+                             &changed, err, errlen)) < 0)
+            goto fail;
+    }
+    if ((rc = c->be->exec(c->bctx, "COMMIT", err, errlen)) < 0)
+        goto fail;
+    return 0;
+fail: {
+    char e2[64];
+    c->be->exec(c->bctx, "ROLLBACK", e2, sizeof(e2));
+}
+    return rc;
+}
+
+static void *writer_main(void *arg)
+{
+    struct sql_ctx *c = arg;
+    struct sql_spool *s = &c->spool;
+    uint64_t backoff = 0; /* seconds; 0: none */
+    char err[512];
+    int stop = 0, warned = 0;
+
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        if (backoff) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += (time_t)backoff;
+            while (!s->stop)
+                if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT)
+                    break;
+        } else {
+            while (!s->head && !s->stop)
+                pthread_cond_wait(&s->cv, &s->mu);
+        }
+        stop = s->stop;
+        int empty = s->head == NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (empty && stop)
+            break;
+        if (empty)
+            continue;
+        if (stop == 2) /* drain timeout passed */
+            break;
+
+        if (!c->connected) {
+            int rc = c->be->connect(c->bctx, c->cfg->host, err, sizeof(err));
+            if (rc < 0 && c->cfg->backup_host) {
+                char err2[512];
+                rc = c->be->connect(c->bctx, c->cfg->backup_host, err2,
+                                    sizeof(err2));
+            }
+            if (rc < 0) {
+                if (!warned)
+                    PM_ERR(c->host, c->inst,
+                           "cannot connect to the database: %s; rows kept "
+                           "(%llu pending), retrying",
+                           err, (unsigned long long)sql_spool_rows(s));
+                warned = 1;
+                backoff = backoff ? backoff * 2 : 1;
+                if (backoff > c->cfg->retry_max)
+                    backoff = c->cfg->retry_max ? c->cfg->retry_max : 1;
+                continue;
+            }
+            if (warned)
+                PM_INFO(c->host, c->inst, "database connection back");
+            warned = 0;
+            c->connected = 1;
+            c->prepared = 0;
+            pm_counter_add(c->c_reconnects, 1);
+        }
+        struct sql_chunk *ch = sql_spool_peek(s);
+        if (!ch) {
+            backoff = 1;
+            continue;
+        }
+        int rc = write_chunk(c, ch, err, sizeof(err));
+        if (rc == 0) {
+            uint64_t n = ch->nrows;
+            sql_spool_pop(s);
+            __atomic_fetch_sub(c->c_pending, n, __ATOMIC_RELAXED);
+            pm_counter_add(c->c_written, n);
+            pm_counter_add(c->c_txn, 1);
+            backoff = 0;
+            continue;
+        }
+        pm_counter_add(c->c_errors, 1);
+        if (rc == SQL_E_CONN) {
+            if (!warned)
+                PM_ERR(c->host, c->inst,
+                       "database error: %s; rows kept, retrying", err);
+            warned = 1;
+            c->be->disconnect(c->bctx);
+            c->connected = 0;
+            c->prepared = 0;
+            backoff = backoff ? backoff * 2 : 1;
+            if (backoff > c->cfg->retry_max)
+                backoff = c->cfg->retry_max ? c->cfg->retry_max : 1;
+            continue;
+        }
+        /* the database refuses these rows: retrying cannot help */
+        uint64_t n = ch->nrows;
+        PM_ERR(c->host, c->inst,
+               "table %s: %s; %llu rows of this purge dropped", ch->table, err,
+               (unsigned long long)n);
+        sql_spool_pop(s);
+        __atomic_fetch_sub(c->c_pending, n, __ATOMIC_RELAXED);
+        pm_counter_add(c->c_dropped, n);
+        backoff = 0;
+    }
+    if (c->connected)
+        c->be->disconnect(c->bctx);
+    c->connected = 0;
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- callbacks ------------------------------------------------------------- */
+
+static int parse_roundoff(const char *s, uint32_t *out)
+{
+    static const char order[] = "mhdwM";
+    int best = -1;
+    *out = 0;
+    if (!s)
+        return 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == ',' || *p == ' ')
+            continue;
+        const char *q = strchr(order, *p);
+        if (!q)
+            return -EINVAL;
+        if (q - order > best)
+            best = (int)(q - order);
+    }
+    if (best >= 0)
+        *out = (uint32_t)(unsigned char)order[best];
+    return 0;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *p = NULL;
+    size_t n = 0, cap = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *q = realloc(p, cap);
+            if (!q) {
+                free(p);
+                fclose(f);
+                return NULL;
+            }
+            p = q;
+        }
+        size_t r = fread(p + n, 1, 4096, f);
+        n += r;
+        if (r < 4096)
+            break;
+    }
+    fclose(f);
+    p[n] = 0;
+    return p;
+}
+
+int sql_init(const struct pm_host *host, const struct pm_instance *inst,
+             struct sql_config *cfg, const struct sql_backend *be,
+             void **ctxp)
+{
+    struct sql_ctx *c = calloc(1, sizeof(*c));
+    struct pm_cache_cfg cc = {0};
+    char err[512];
+    int rc = -EINVAL;
+    if (!c)
+        return -ENOMEM;
+    c->host = host;
+    c->inst = inst;
+    c->cfg = cfg;
+    c->be = be;
+    sql_spool_init(&c->spool, cfg->spool_entries, cfg->spool_dir);
+
+    if (cfg->refresh_time == 0) {
+        PM_ERR(host, inst, "sql_refresh_time: must be at least 1 second");
+        goto fail;
+    }
+    if (sql_parse_history(cfg->history, &cc.history_secs,
+                          &cc.history_months)) {
+        PM_ERR(host, inst,
+               "sql_history: '%s': expected a length like 300, 5m, 1h, 1d, "
+               "1w or 1M",
+               cfg->history);
+        goto fail;
+    }
+    if (parse_roundoff(cfg->history_roundoff, &cc.roundoff)) {
+        PM_ERR(host, inst,
+               "sql_history_roundoff: '%s': expected letters among m, h, d, "
+               "w, M",
+               cfg->history_roundoff);
+        goto fail;
+    }
+    if (cfg->history_offset < 0) {
+        PM_ERR(host, inst, "sql_history_offset: expected a positive number");
+        goto fail;
+    }
+    cc.history_offset = cfg->history_offset;
+    c->history = cc.history_secs || cc.history_months;
+    if (cfg->trigger_time) {
+        uint32_t months;
+        if (sql_parse_history(cfg->trigger_time, &c->trigger_every, &months) ||
+            months) {
+            PM_ERR(host, inst,
+                   "sql_trigger_time: '%s': expected a length like 60, 5m, 1h",
+                   cfg->trigger_time);
+            goto fail;
+        }
+    }
+    if (parse_preprocess(c, cfg->preprocess) < 0)
+        goto fail;
+    c->ncols = sql_schema_columns(host, be->flags, (unsigned)cfg->table_version,
+                                  cfg->table_type == 1, cfg->optimize_clauses,
+                                  c->history, inst, c->cols, SQL_MAX_COLS, err,
+                                  sizeof(err));
+    if (c->ncols < 0) {
+        PM_ERR(host, inst, "%s", err);
+        rc = c->ncols;
+        goto fail;
+    }
+    if (cfg->table)
+        snprintf(c->table_default, sizeof(c->table_default), "%s", cfg->table);
+    else
+        sql_default_table((unsigned)cfg->table_version, cfg->table_type == 1,
+                          c->table_default, sizeof(c->table_default));
+    c->table_static = !cfg->table || (!strchr(cfg->table, '%') &&
+                                      !strchr(cfg->table, '$'));
+    if (cfg->table && c->table_static &&
+        strlen(cfg->table) >= sizeof(c->table_default)) {
+        PM_ERR(host, inst, "sql_table: '%s': name too long", cfg->table);
+        goto fail;
+    }
+    if (cfg->table_schema) {
+        c->schema_text = read_file(cfg->table_schema);
+        if (!c->schema_text) {
+            PM_ERR(host, inst, "sql_table_schema: %s: %s", cfg->table_schema,
+                   strerror(errno));
+            goto fail;
+        }
+    }
+    c->cache = host->cache_new(inst, &cc);
+    if (!c->cache) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    c->max_aggr = cfg->cache_entries * 10;
+    c->bctx = be->open(host, inst, cfg);
+    if (!c->bctx) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    c->c_pending = host->counter(inst, "rows_pending",
+                                 "rows waiting for the database (spool)");
+    c->c_written = host->counter(inst, "rows_written", "rows committed");
+    c->c_dropped = host->counter(inst, "rows_dropped",
+                                 "rows lost: spool full or refused by the "
+                                 "database");
+    c->c_purges = host->counter(inst, "purges", "cache purges");
+    c->c_errors = host->counter(inst, "write_errors",
+                                "failed transactions (retried or dropped)");
+    c->c_txn = host->counter(inst, "transactions", "committed transactions");
+    c->c_filtered = host->counter(inst, "preprocess_filtered",
+                                  "aggregates dropped by sql_preprocess");
+    c->c_reconnects = host->counter(inst, "connects", "database connections");
+    if (!c->c_pending || !c->c_written || !c->c_dropped || !c->c_purges ||
+        !c->c_errors || !c->c_txn || !c->c_filtered || !c->c_reconnects) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    c->refresh = cfg->refresh_time;
+    {
+        pm_ts_t now;
+        host->now(inst, &now);
+        c->next_purge = now.sec + c->refresh;
+        if (cc.roundoff)
+            c->next_purge -= c->next_purge % c->refresh;
+        if (c->next_purge <= now.sec)
+            c->next_purge += c->refresh;
+        c->next_purge += cfg->startup_delay;
+        c->next_trigger = now.sec + c->trigger_every;
+    }
+    *ctxp = c;
+    return 0;
+fail:
+    sql_fini(c);
+    return rc;
+}
+
+int sql_start(void *vctx)
+{
+    struct sql_ctx *c = vctx;
+    if (c->writer_started)
+        return 0;
+    int rc = pthread_create(&c->writer, NULL, writer_main, c);
+    if (rc) {
+        PM_ERR(c->host, c->inst, "cannot start the writer thread: %s",
+               strerror(rc));
+        return -rc;
+    }
+    c->writer_started = 1;
+    return 0;
+}
+
+int sql_process(void *vctx, struct pm_batch *b)
+{
+    struct sql_ctx *c = vctx;
+    int rc = c->host->cache_add(c->cache, b);
+    if (rc < 0)
+        return rc;
+    if (c->max_aggr && c->host->cache_count(c->cache) >= c->max_aggr) {
+        PM_INFO(c->host, c->inst,
+                "Finished cache entries (ie. sql_cache_entries). Purging.");
+        return purge(c);
+    }
+    return 0;
+}
+
+int sql_tick(void *vctx, const pm_ts_t *now)
+{
+    struct sql_ctx *c = vctx;
+    int rc = 0;
+    if (!c->writer_started && (rc = sql_start(c)) < 0)
+        return rc;
+    if (c->nchildren)
+        reap(c);
+    if (now->sec >= c->next_purge) {
+        rc = purge(c);
+        while (c->next_purge <= now->sec)
+            c->next_purge += c->refresh;
+    }
+    if (c->trigger_every && c->cfg->trigger_exec &&
+        now->sec >= c->next_trigger) {
+        trigger_run(c);
+        while (c->next_trigger <= now->sec)
+            c->next_trigger += c->trigger_every;
+    }
+    return rc;
+}
+
+int sql_flush(void *vctx, int reason)
+{
+    struct sql_ctx *c = vctx;
+    int rc = purge(c);
+    if (!c->writer_started)
+        sql_start(c);
+    if (reason == PM_FLUSH_FINAL && c->writer_started) {
+        /* wait for the spool to drain (bounded by sql_drain_timeout) */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)c->cfg->drain_timeout;
+        pthread_mutex_lock(&c->spool.mu);
+        while (c->spool.head)
+            if (pthread_cond_timedwait(&c->spool.drained, &c->spool.mu, &ts) ==
+                ETIMEDOUT)
+                break;
+        uint64_t left = c->spool.rows;
+        pthread_mutex_unlock(&c->spool.mu);
+        if (left)
+            PM_ERR(c->host, c->inst,
+                   "shutting down with %llu rows not written (database "
+                   "away for sql_drain_timeout %llu s)",
+                   (unsigned long long)left,
+                   (unsigned long long)c->cfg->drain_timeout);
+    }
+    return rc;
+}
+
+void sql_stop(void *vctx)
+{
+    (void)vctx;
+}
+
+void sql_fini(void *vctx)
+{
+    struct sql_ctx *c = vctx;
+    if (!c)
+        return;
+    if (c->writer_started) {
+        pthread_mutex_lock(&c->spool.mu);
+        c->spool.stop = 2;
+        pthread_cond_broadcast(&c->spool.cv);
+        pthread_mutex_unlock(&c->spool.mu);
+        pthread_join(c->writer, NULL);
+    }
+    if (c->spool.rows && c->c_dropped) {
+        pm_counter_add(c->c_dropped, c->spool.rows);
+        __atomic_fetch_sub(c->c_pending, c->spool.rows, __ATOMIC_RELAXED);
+    }
+    sql_spool_destroy(&c->spool);
+    reap(c);
+    if (c->bctx)
+        c->be->close(c->bctx);
+    for (int i = 0; i < PM_P_MAX; i++)
+        if (c->rend[i])
+            c->host->render_free(c->rend[i]);
+    if (c->cache)
+        c->host->cache_free(c->cache);
+    for (size_t i = 0; i < c->npchunks; i++)
+        sql_chunk_free(c->pchunks[i]);
+    free(c->pchunks);
+    for (size_t i = 0; i < c->nknown; i++)
+        free(c->known_tables[i]);
+    free(c->known_tables);
+    free(c->schema_text);
+    free(c->vbuf.p);
+    free(c);
+}

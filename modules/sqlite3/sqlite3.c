@@ -1,0 +1,221 @@
+/*
+ * sqlite3.c - the `sqlite3` output: pmacct's SQLite plugin on the shared
+ * SQL layer (modules/sql/).  sql_db is the database file.  Values are
+ * bound with sqlite3_bind_text to prepared statements.  A busy/locked
+ * database is treated as "away": the rows stay spooled and are retried.
+ *
+ * Threads: the backend state is used by the writer thread only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "../sql/sql.h"
+
+struct lite {
+    const struct pm_host *host;
+    const struct pm_instance *inst;
+    const struct sql_config *cfg;
+    sqlite3 *db;
+    sqlite3_stmt *st[SQL_ST_MAX];
+};
+
+static int lite_err(struct lite *l, int rc, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+        return SQL_E_CONN;
+    case SQLITE_CONSTRAINT:
+        return SQL_E_DUP;
+    default:
+        return SQL_E_DATA;
+    }
+}
+
+static void *lite_open(const struct pm_host *host, const struct pm_instance *inst,
+                       const struct sql_config *cfg)
+{
+    struct lite *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    l->host = host;
+    l->inst = inst;
+    l->cfg = cfg;
+    return l;
+}
+
+static void lite_unprepare(void *b)
+{
+    struct lite *l = b;
+    for (int i = 0; i < SQL_ST_MAX; i++) {
+        if (l->st[i])
+            sqlite3_finalize(l->st[i]);
+        l->st[i] = NULL;
+    }
+}
+
+static void lite_disconnect(void *b)
+{
+    struct lite *l = b;
+    lite_unprepare(l);
+    if (l->db)
+        sqlite3_close(l->db);
+    l->db = NULL;
+}
+
+static int lite_connect(void *b, const char *host, char *err, size_t errlen)
+{
+    struct lite *l = b;
+    (void)host;
+    const char *path = l->cfg->db ? l->cfg->db : "pmacct";
+    int rc = sqlite3_open_v2(path, &l->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path,
+                 l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
+        lite_disconnect(l);
+        return SQL_E_CONN;
+    }
+    sqlite3_busy_timeout(l->db, 100);
+    return 0;
+}
+
+static int lite_exec(void *b, const char *sql, char *err, size_t errlen)
+{
+    struct lite *l = b;
+    int rc;
+    if (!l->db)
+        return SQL_E_CONN;
+    if (!strcmp(sql, "BEGIN"))
+        sql = "BEGIN IMMEDIATE";
+    rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return lite_err(l, rc, err, errlen);
+    return 0;
+}
+
+static int lite_table_exists(void *b, const char *table, char *err,
+                             size_t errlen)
+{
+    struct lite *l = b;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        l->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1,
+        &st, NULL);
+    if (rc != SQLITE_OK)
+        return lite_err(l, rc, err, errlen);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return lite_err(l, rc, err, errlen);
+}
+
+static int lite_prepare(void *b, int slot, const char *sql, int nparams,
+                        char *err, size_t errlen)
+{
+    struct lite *l = b;
+    (void)nparams;
+    if (l->st[slot])
+        sqlite3_finalize(l->st[slot]);
+    l->st[slot] = NULL;
+    int rc = sqlite3_prepare_v2(l->db, sql, -1, &l->st[slot], NULL);
+    if (rc != SQLITE_OK)
+        return lite_err(l, rc, err, errlen);
+    return 0;
+}
+
+static int lite_run(void *b, int slot, const char *const *vals, const int *lens,
+                    int n, uint64_t *changed, char *err, size_t errlen)
+{
+    struct lite *l = b;
+    sqlite3_stmt *st = l->st[slot];
+    int rc;
+    sqlite3_reset(st);
+    for (int i = 0; i < n; i++) {
+        if (vals[i])
+            rc = sqlite3_bind_text(st, i + 1, vals[i], lens[i], SQLITE_STATIC);
+        else
+            rc = sqlite3_bind_null(st, i + 1);
+        if (rc != SQLITE_OK)
+            return lite_err(l, rc, err, errlen);
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        int e = lite_err(l, rc, err, errlen);
+        sqlite3_reset(st);
+        return e;
+    }
+    *changed = (uint64_t)sqlite3_changes(l->db);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return 0;
+}
+
+static void lite_close(void *b)
+{
+    lite_disconnect(b);
+    free(b);
+}
+
+static const struct sql_backend lite_backend = {
+    .name = "sqlite3",
+    .placeholder = '?',
+    .flags = 0,
+    .open = lite_open,
+    .connect = lite_connect,
+    .disconnect = lite_disconnect,
+    .exec = lite_exec,
+    .table_exists = lite_table_exists,
+    .prepare = lite_prepare,
+    .run = lite_run,
+    .unprepare = lite_unprepare,
+    .close = lite_close,
+};
+
+static const struct pm_option lite_options[] = {
+    SQL_COMMON_OPTIONS("localhost"),
+    PM_OPTION_END,
+};
+
+static int lite_init(const struct pm_host *host, const struct pm_instance *inst,
+                     void *config, void **ctx)
+{
+    struct sql_config *cfg = config;
+    if (!host->conf_get(inst, "sql_db"))
+        cfg->db = (char *)"/tmp/pmacct.db"; /* pmacct's default file */
+    return sql_init(host, inst, cfg, &lite_backend, ctx);
+}
+
+static const struct pm_module_desc lite_desc = {
+    PM_MODULE_HEAD(PM_KIND_OUTPUT),
+    .name = "sqlite3",
+    .version = "1.0",
+    .summary = "SQLite output (pmacct's tables v1-v9, bgp)",
+    .options = lite_options,
+    .config_size = sizeof(struct sql_config),
+    .init = lite_init,
+    .start = sql_start,
+    .process = sql_process,
+    .tick = sql_tick,
+    .flush = sql_flush,
+    .stop = sql_stop,
+    .fini = sql_fini,
+};
+
+PM_MODULE_EXPORT(lite_desc)

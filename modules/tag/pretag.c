@@ -1,0 +1,1091 @@
+/*
+ * pretag.c - pmacct's pre_tag_map: one rule per line, `key=value` pairs
+ * separated by blanks, `!` (or `#`) comments.  Set keys: set_tag/id,
+ * set_tag2/id2 (value N or N++), set_label.  Match keys: ip, in, out,
+ * nexthop, bgp_nexthop, filter ('BPF'), src_mac, dst_mac, vlan, cvlan,
+ * src_net, dst_net, src_as, dst_as, peer_src_as, peer_dst_as, local_pref,
+ * mpls_vpn_rd, mpls_pw_id, mpls_label_bottom, sampling_rate, direction,
+ * engine_type, engine_id; a leading '-' negates (not for ip and filter).
+ * Flow: label=NAME (jump target), jeq=NAME|next, return=true, stack=sum|or.
+ * The first matching rule wins unless it jumps.
+ *
+ * Index: every rule's non-negated exact-match conditions (addresses only
+ * as full-length prefixes) form its signature; rules sharing a signature
+ * are hashed on their values (up to PT_MAX_GROUPS signatures, the rest go
+ * to a linear list).  Evaluation probes each group once, then walks the
+ * candidate rules in file order with a k-way merge, checking every
+ * condition: results are the same as a linear scan.
+ *
+ * Threads: a map is used by one pipeline thread; the `N++` counters are the
+ * only state changed after loading.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pretag.h"
+
+#define PT_MAX_GROUPS 8
+#define PT_MAX_CONDS 24
+#define PT_MAX_DLT 4
+
+enum pt_kind { K_U32, K_U16, K_U8, K_IP, K_MAC, K_RD, K_SYSID, K_FILTER };
+
+struct pt_key {
+    const char *name;
+    uint8_t kind;
+    uint8_t neg_ok;
+    uint8_t arg; /* K_SYSID: shift */
+    size_t off;  /* field in struct pm_rec */
+};
+
+#define OFF(f) offsetof(struct pm_rec, f)
+static const struct pt_key pt_keys[] = {
+    {"ip", K_IP, 0, 0, OFF(peer_src_ip)},
+    {"in", K_U32, 1, 0, OFF(in_iface)},
+    {"out", K_U32, 1, 0, OFF(out_iface)},
+    {"nexthop", K_IP, 1, 0, OFF(peer_dst_ip)},
+    {"bgp_nexthop", K_IP, 1, 0, OFF(peer_dst_ip)},
+    {"src_mac", K_MAC, 1, 0, OFF(src_mac)},
+    {"dst_mac", K_MAC, 1, 0, OFF(dst_mac)},
+    {"vlan", K_U16, 1, 0, OFF(vlan)},
+    {"cvlan", K_U16, 1, 0, OFF(cvlan)},
+    {"src_net", K_IP, 1, 0, OFF(src_host)},
+    {"dst_net", K_IP, 1, 0, OFF(dst_host)},
+    {"src_as", K_U32, 1, 0, OFF(src_as)},
+    {"dst_as", K_U32, 1, 0, OFF(dst_as)},
+    {"peer_src_as", K_U32, 1, 0, OFF(peer_src_as)},
+    {"peer_dst_as", K_U32, 1, 0, OFF(peer_dst_as)},
+    {"local_pref", K_U32, 1, 0, OFF(local_pref)},
+    {"mpls_vpn_rd", K_RD, 1, 0, OFF(mpls_vpn_rd)},
+    {"mpls_pw_id", K_U32, 1, 0, OFF(mpls_pw_id)},
+    {"mpls_label_bottom", K_U32, 1, 0, OFF(mpls_label_bottom)},
+    {"sampling_rate", K_U32, 1, 0, OFF(sampling_rate)},
+    {"direction", K_U8, 1, 0, OFF(direction)},
+    {"engine_type", K_SYSID, 1, 8, OFF(export_proto_sysid)},
+    {"engine_id", K_SYSID, 1, 0, OFF(export_proto_sysid)},
+    {"filter", K_FILTER, 0, 0, 0},
+};
+#define PT_NKEYS (sizeof(pt_keys) / sizeof(pt_keys[0]))
+
+struct pt_bpf {
+    char *expr;
+    unsigned n;
+    int dlt[PT_MAX_DLT];
+    int ok[PT_MAX_DLT];
+    struct bpf_program prog[PT_MAX_DLT];
+};
+
+struct pt_cond {
+    uint8_t key; /* index in pt_keys */
+    uint8_t neg;
+    uint8_t plen;
+    uint8_t af;
+    uint64_t u;
+    uint8_t b[16]; /* address, MAC, RD */
+};
+
+struct pt_rule {
+    uint32_t line;
+    uint32_t ncond;
+    struct pt_cond cond[PT_MAX_CONDS];
+    struct pt_bpf *bpf;
+    uint8_t has_tag, has_tag2, tag_inc, tag2_inc;
+    uint8_t ret, stack; /* stack: 0 none, 1 sum, 2 or */
+    uint64_t tag, tag2, tag_n, tag2_n;
+    char *set_label;
+    char *name;    /* label= */
+    char *jeq;     /* jeq= target name */
+    int32_t jump;  /* resolved: rule index, -1 none, -2 next */
+    uint32_t sig;  /* index signature (bit per key) */
+    uint64_t hash; /* of the signature's values */
+};
+
+struct pt_group {
+    uint32_t sig;
+    uint32_t nslots; /* power of two */
+    struct {
+        uint64_t hash; /* 0: empty */
+        uint32_t start, count;
+    } * slots;
+};
+
+struct pt_map {
+    struct pt_rule *rules;
+    uint32_t n, cap;
+    struct pt_group groups[PT_MAX_GROUPS];
+    uint32_t ngroups;
+    uint32_t *grouped; /* rule ids sorted by (group, hash, id) */
+    uint32_t *linear;  /* rules in no group, ascending */
+    uint32_t nlinear;
+    uint8_t frame[256]; /* scratch: synthesised frame */
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+static uint64_t mix_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+    uint64_t v;
+    while (n >= 8) {
+        memcpy(&v, p, 8);
+        h = mix(h, v);
+        p += 8;
+        n -= 8;
+    }
+    v = 0;
+    memcpy(&v, p, n);
+    return mix(h, v);
+}
+
+static uint64_t rec_u(const struct pm_rec *r, const struct pt_key *k)
+{
+    const uint8_t *p = (const uint8_t *)r + k->off;
+    uint32_t v32;
+    uint16_t v16;
+    switch (k->kind) {
+    case K_U32:
+        memcpy(&v32, p, 4);
+        return v32;
+    case K_U16:
+        memcpy(&v16, p, 2);
+        return v16;
+    case K_U8:
+        return *p;
+    case K_SYSID:
+        memcpy(&v32, p, 4);
+        return (v32 >> k->arg) & 0xff;
+    }
+    return 0;
+}
+
+/* Value hash of key k for record r (as the index sees it). */
+static uint64_t rec_keyhash(uint64_t h, const struct pm_rec *r,
+                            const struct pt_key *k)
+{
+    const uint8_t *p = (const uint8_t *)r + k->off;
+    switch (k->kind) {
+    case K_IP: {
+        const pm_ip_t *ip = (const pm_ip_t *)(const void *)p;
+        uint8_t af = ip->af ? ip->af : 4;
+        h = mix(h, af);
+        return mix_bytes(h, ip->a, af == 6 ? 16 : 4);
+    }
+    case K_MAC:
+        return mix_bytes(h, p, 6);
+    case K_RD:
+        return mix_bytes(h, p, 8);
+    default:
+        return mix(h, rec_u(r, k));
+    }
+}
+
+static uint64_t cond_keyhash(uint64_t h, const struct pt_cond *c)
+{
+    switch (pt_keys[c->key].kind) {
+    case K_IP:
+        h = mix(h, c->af);
+        return mix_bytes(h, c->b, c->af == 6 ? 16 : 4);
+    case K_MAC:
+        return mix_bytes(h, c->b, 6);
+    case K_RD:
+        return mix_bytes(h, c->b, 8);
+    default:
+        return mix(h, c->u);
+    }
+}
+
+static int prefix_match(const uint8_t *a, const uint8_t *p, unsigned plen)
+{
+    unsigned full = plen / 8, rest = plen % 8;
+    if (memcmp(a, p, full))
+        return 0;
+    if (rest) {
+        uint8_t m = (uint8_t)(0xff << (8 - rest));
+        if ((a[full] & m) != (p[full] & m))
+            return 0;
+    }
+    return 1;
+}
+
+static inline uint8_t *put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return p + 2;
+}
+
+/*
+ * A minimal Ethernet [+802.1Q] + IPv4/IPv6 + TCP/UDP frame from a record
+ * without packet bytes (flows), so that `filter` works on flows the way it
+ * does on packets.  Returns the frame's length.
+ */
+static uint32_t synth(const struct pm_rec *r, uint8_t *buf)
+{
+    uint8_t *p = buf, *l3, *l4;
+    int af = r->src_host.af ? r->src_host.af : r->dst_host.af;
+    uint32_t l4len = 0, l3len;
+
+    memcpy(p, r->dst_mac, 6);
+    memcpy(p + 6, r->src_mac, 6);
+    p += 12;
+    if (r->vlan) {
+        p = put16(p, 0x8100);
+        p = put16(p, (uint16_t)(r->vlan & 0x0fff));
+    }
+    p = put16(p, af == 6 ? 0x86dd : 0x0800);
+    l3 = p;
+    l3len = af == 6 ? 40 : 20;
+    l4 = l3 + l3len;
+    memset(l3, 0, l3len + 20);
+    if (r->proto == 6 || r->proto == 17 || r->proto == 132) {
+        put16(l4, r->src_port);
+        put16(l4 + 2, r->dst_port);
+        if (r->proto == 6) {
+            l4[12] = 5 << 4;
+            l4[13] = r->tcpflags;
+        }
+        l4len = r->proto == 6 ? 20 : r->proto == 17 ? 8 : 12;
+        if (r->proto == 17)
+            put16(l4 + 4, 8);
+    } else if (r->proto == 1 || r->proto == 58) {
+        l4[0] = (uint8_t)(r->dst_port >> 8);
+        l4[1] = (uint8_t)r->dst_port;
+        l4len = 8;
+    }
+    if (af == 6) {
+        l3[0] = (uint8_t)(0x60 | (r->tos >> 4));
+        l3[1] = (uint8_t)(r->tos << 4);
+        put16(l3 + 4, (uint16_t)l4len);
+        l3[6] = r->proto;
+        l3[7] = 64;
+        memcpy(l3 + 8, r->src_host.a, 16);
+        memcpy(l3 + 24, r->dst_host.a, 16);
+    } else {
+        l3[0] = 0x45;
+        l3[1] = r->tos;
+        put16(l3 + 2, (uint16_t)(l3len + l4len));
+        l3[8] = 64;
+        l3[9] = r->proto;
+        memcpy(l3 + 12, r->src_host.a, 4);
+        memcpy(l3 + 16, r->dst_host.a, 4);
+    }
+    return (uint32_t)(l4 + l4len - buf);
+}
+
+static int bpf_compile_dlt(struct pt_bpf *f, int dlt, char *err, size_t errlen)
+{
+    pcap_t *p;
+    unsigned i = f->n;
+    if (i == PT_MAX_DLT)
+        return -ENOSPC;
+    p = pcap_open_dead(dlt, 65535);
+    if (!p) {
+        snprintf(err, errlen, "pcap_open_dead failed");
+        return -ENOMEM;
+    }
+    f->dlt[i] = dlt;
+    f->ok[i] = pcap_compile(p, &f->prog[i], f->expr, 1,
+                            PCAP_NETMASK_UNKNOWN) == 0;
+    if (!f->ok[i])
+        snprintf(err, errlen, "%s", pcap_geterr(p));
+    pcap_close(p);
+    f->n++;
+    return f->ok[i] ? 0 : -EINVAL;
+}
+
+static int bpf_match(struct pt_map *m, struct pt_bpf *f, const struct pm_rec *r)
+{
+    struct pcap_pkthdr h;
+    const uint8_t *pkt;
+    int dlt = r->pkt ? r->dlt : 1;
+    unsigned i;
+    char err[PCAP_ERRBUF_SIZE];
+
+    for (i = 0; i < f->n; i++)
+        if (f->dlt[i] == dlt)
+            break;
+    if (i == f->n && bpf_compile_dlt(f, dlt, err, sizeof(err)) == -ENOSPC)
+        return 0;
+    if (!f->ok[i])
+        return 0;
+    memset(&h, 0, sizeof(h));
+    if (r->pkt) {
+        pkt = r->pkt;
+        h.caplen = r->pkt_caplen;
+        h.len = r->pkt_len ? r->pkt_len : r->pkt_caplen;
+    } else {
+        pkt = m->frame;
+        h.caplen = h.len = synth(r, m->frame);
+    }
+    return pcap_offline_filter(&f->prog[i], &h, pkt) != 0;
+}
+
+static int cond_match(struct pt_map *m, const struct pt_rule *ru,
+                      const struct pt_cond *c, const struct pm_rec *r)
+{
+    const struct pt_key *k = &pt_keys[c->key];
+    const uint8_t *p = (const uint8_t *)r + k->off;
+    int ok;
+
+    switch (k->kind) {
+    case K_IP: {
+        const pm_ip_t *ip = (const pm_ip_t *)(const void *)p;
+        uint8_t af = ip->af ? ip->af : 4;
+        ok = af == c->af && prefix_match(ip->a, c->b, c->plen);
+        break;
+    }
+    case K_MAC:
+        ok = !memcmp(p, c->b, 6);
+        break;
+    case K_RD:
+        ok = !memcmp(p, c->b, 8);
+        break;
+    case K_FILTER:
+        ok = bpf_match(m, ru->bpf, r);
+        break;
+    default:
+        ok = rec_u(r, k) == c->u;
+        break;
+    }
+    return c->neg ? !ok : ok;
+}
+
+static int rule_match(struct pt_map *m, const struct pt_rule *ru,
+                      const struct pm_rec *r)
+{
+    uint32_t i;
+    /* cheap conditions first: the filter is always last (see parse) */
+    for (i = 0; i < ru->ncond; i++)
+        if (!cond_match(m, ru, &ru->cond[i], r))
+            return 0;
+    return 1;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    if (!*s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    return errno || *end ? -EINVAL : 0;
+}
+
+static int parse_prefix(const char *s, struct pt_cond *c)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    uint64_t plen;
+
+    if (n >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    memset(c->b, 0, sizeof(c->b));
+    if (inet_pton(AF_INET, buf, c->b) == 1)
+        c->af = 4;
+    else if (inet_pton(AF_INET6, buf, c->b) == 1)
+        c->af = 6;
+    else
+        return -EINVAL;
+    plen = c->af == 6 ? 128 : 32;
+    if (slash) {
+        uint64_t l;
+        if (parse_u64(slash + 1, &l) < 0 || l > plen)
+            return -EINVAL;
+        plen = l;
+    }
+    c->plen = (uint8_t)plen;
+    return 0;
+}
+
+/* value "N" or "N++" */
+static int parse_tag(const char *s, uint64_t *v, uint8_t *inc)
+{
+    char buf[32];
+    size_t n = strlen(s);
+    *inc = 0;
+    if (n > 2 && !strcmp(s + n - 2, "++")) {
+        if (n - 2 >= sizeof(buf))
+            return -EINVAL;
+        memcpy(buf, s, n - 2);
+        buf[n - 2] = 0;
+        *inc = 1;
+        return parse_u64(buf, v);
+    }
+    return parse_u64(s, v);
+}
+
+static int parse_bool(const char *s, uint8_t *v)
+{
+    if (!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes"))
+        *v = 1;
+    else if (!strcasecmp(s, "false") || !strcmp(s, "0") ||
+             !strcasecmp(s, "no"))
+        *v = 0;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+#define PERR(...)                                                              \
+    do {                                                                       \
+        int o_ = snprintf(err, errlen, "%s:%u: ", path, line);                 \
+        if (o_ >= 0 && (size_t)o_ < errlen)                                    \
+            snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__);              \
+        return -EINVAL;                                                        \
+    } while (0)
+
+static int parse_cond(const struct pm_host *host, struct pt_rule *ru,
+                      unsigned ki, const char *val, const char *path,
+                      unsigned line, char *err, size_t errlen)
+{
+    const struct pt_key *k = &pt_keys[ki];
+    struct pt_cond *c;
+    char perr[PCAP_ERRBUF_SIZE + 16];
+    int neg = 0;
+    unsigned i;
+
+    for (i = 0; i < ru->ncond; i++)
+        if (ru->cond[i].key == ki)
+            PERR("key '%s' given twice", k->name);
+    if (ru->ncond == PT_MAX_CONDS)
+        PERR("too many keys in one rule");
+    if (*val == '-' && k->kind != K_FILTER) {
+        if (!k->neg_ok)
+            PERR("%s: negation ('-') is not supported", k->name);
+        neg = 1;
+        val++;
+    }
+    c = &ru->cond[ru->ncond];
+    memset(c, 0, sizeof(*c));
+    c->key = (uint8_t)ki;
+    c->neg = (uint8_t)neg;
+    switch (k->kind) {
+    case K_U32:
+    case K_U16:
+    case K_U8:
+    case K_SYSID: {
+        uint64_t max = k->kind == K_U32 ? 0xffffffffull
+                       : k->kind == K_U16 ? 0xffff : 0xff;
+        if (parse_u64(val, &c->u) < 0 || c->u > max)
+            PERR("%s: '%s': expected a number 0-%llu", k->name, val,
+                 (unsigned long long)max);
+        break;
+    }
+    case K_IP:
+        if (parse_prefix(val, c) < 0)
+            PERR("%s: '%s': expected an IPv4/IPv6 address or prefix",
+                 k->name, val);
+        break;
+    case K_MAC:
+    case K_RD: {
+        struct pm_rec tmp;
+        unsigned id = k->kind == K_MAC ? PM_P_SRC_MAC : PM_P_MPLS_VPN_RD;
+        memset(&tmp, 0, sizeof(tmp));
+        if (host->prim_parse(id, val, &tmp, NULL) < 0)
+            PERR("%s: '%s': expected %s", k->name, val,
+                 k->kind == K_MAC ? "a MAC address"
+                                  : "a route distinguisher (0:65512:1)");
+        memcpy(c->b, k->kind == K_MAC ? tmp.src_mac : tmp.mpls_vpn_rd,
+               k->kind == K_MAC ? 6 : 8);
+        break;
+    }
+    case K_FILTER:
+        if (!*val)
+            PERR("filter: empty expression");
+        ru->bpf = calloc(1, sizeof(*ru->bpf));
+        if (!ru->bpf || !(ru->bpf->expr = strdup(val)))
+            return -ENOMEM;
+        if (bpf_compile_dlt(ru->bpf, 1, perr, sizeof(perr)) < 0)
+            PERR("filter '%s': %s", val, perr);
+        break;
+    }
+    ru->ncond++;
+    return 0;
+}
+
+static int set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = strdup(v);
+    return *dst ? 0 : -ENOMEM;
+}
+
+/* Parse one rule line (modified in place). 1: rule, 0: blank/comment. */
+static int parse_line(const struct pm_host *host, char *s, struct pt_rule *ru,
+                      const char *path, unsigned line, char *err,
+                      size_t errlen)
+{
+    int any_set = 0, rc;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s || *s == '!' || *s == '#')
+        return 0;
+    memset(ru, 0, sizeof(*ru));
+    ru->line = line;
+    ru->jump = -1;
+    while (*s) {
+        char *key = s, *val, *eq;
+        unsigned i;
+        while (*s && !isspace((unsigned char)*s) && *s != '=')
+            s++;
+        if (*s != '=') {
+            *s = 0;
+            PERR("'%s': expected key=value", key);
+        }
+        eq = s;
+        *eq = 0;
+        val = ++s;
+        if (*s == '\'' || *s == '"') {
+            char q = *s;
+            val = ++s;
+            while (*s && *s != q)
+                s++;
+            if (*s != q)
+                PERR("%s: missing closing quote", key);
+            *s++ = 0;
+            if (*s && !isspace((unsigned char)*s))
+                PERR("%s: blank expected after the closing quote", key);
+        } else {
+            while (*s && !isspace((unsigned char)*s))
+                s++;
+            if (*s)
+                *s++ = 0;
+        }
+        while (isspace((unsigned char)*s))
+            s++;
+        for (char *p = key; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+
+        if (!strcmp(key, "set_tag") || !strcmp(key, "id") ||
+            !strcmp(key, "tag")) {
+            if (parse_tag(val, &ru->tag, &ru->tag_inc) < 0)
+                PERR("%s: '%s': expected a number (or N++)", key, val);
+            ru->has_tag = 1;
+            any_set = 1;
+        } else if (!strcmp(key, "set_tag2") || !strcmp(key, "id2") ||
+                   !strcmp(key, "tag2")) {
+            if (parse_tag(val, &ru->tag2, &ru->tag2_inc) < 0)
+                PERR("%s: '%s': expected a number (or N++)", key, val);
+            ru->has_tag2 = 1;
+            any_set = 1;
+        } else if (!strcmp(key, "set_label")) {
+            if (!*val)
+                PERR("set_label: empty value");
+            if ((rc = set_str(&ru->set_label, val)) < 0)
+                return rc;
+            any_set = 1;
+        } else if (!strcmp(key, "label")) {
+            if (!*val || !strcmp(val, "next"))
+                PERR("label: '%s' is reserved or empty", val);
+            if ((rc = set_str(&ru->name, val)) < 0)
+                return rc;
+        } else if (!strcmp(key, "jeq")) {
+            if (!*val)
+                PERR("jeq: empty label");
+            if ((rc = set_str(&ru->jeq, val)) < 0)
+                return rc;
+        } else if (!strcmp(key, "return")) {
+            if (parse_bool(val, &ru->ret) < 0)
+                PERR("return: '%s': expected true or false", val);
+        } else if (!strcmp(key, "stack")) {
+            if (!strcasecmp(val, "sum"))
+                ru->stack = 1;
+            else if (!strcasecmp(val, "or"))
+                ru->stack = 2;
+            else
+                PERR("stack: '%s': expected sum or or", val);
+        } else {
+            for (i = 0; i < PT_NKEYS; i++)
+                if (!strcmp(key, pt_keys[i].name))
+                    break;
+            if (i == PT_NKEYS)
+                PERR("unknown key '%s'", key);
+            if ((rc = parse_cond(host, ru, i, val, path, line, err,
+                                 errlen)) < 0)
+                return rc;
+        }
+    }
+    if (!any_set)
+        PERR("rule sets nothing: set_tag, set_tag2 or set_label expected");
+    /* the filter (the most expensive test) goes last */
+    for (unsigned i = 0; i + 1 < ru->ncond; i++)
+        if (pt_keys[ru->cond[i].key].kind == K_FILTER) {
+            struct pt_cond t = ru->cond[i];
+            ru->cond[i] = ru->cond[ru->ncond - 1];
+            ru->cond[ru->ncond - 1] = t;
+            break;
+        }
+    return 1;
+}
+
+static void rule_free(struct pt_rule *ru)
+{
+    if (ru->bpf) {
+        for (unsigned i = 0; i < ru->bpf->n; i++)
+            if (ru->bpf->ok[i])
+                pcap_freecode(&ru->bpf->prog[i]);
+        free(ru->bpf->expr);
+        free(ru->bpf);
+    }
+    free(ru->set_label);
+    free(ru->name);
+    free(ru->jeq);
+}
+
+void pt_free(struct pt_map *m)
+{
+    if (!m)
+        return;
+    for (uint32_t i = 0; i < m->n; i++)
+        rule_free(&m->rules[i]);
+    for (uint32_t g = 0; g < m->ngroups; g++)
+        free(m->groups[g].slots);
+    free(m->rules);
+    free(m->grouped);
+    free(m->linear);
+    free(m);
+}
+
+/* ---- index -------------------------------------------------------------- */
+
+static int indexable(const struct pt_cond *c)
+{
+    const struct pt_key *k = &pt_keys[c->key];
+    if (c->neg || k->kind == K_FILTER)
+        return 0;
+    if (k->kind == K_IP)
+        return c->plen == (c->af == 6 ? 128 : 32);
+    return 1;
+}
+
+struct gent {
+    uint32_t group, rule;
+    uint64_t hash;
+};
+
+static int gent_cmp(const void *a, const void *b)
+{
+    const struct gent *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+static uint64_t sig_hash_rule(const struct pt_rule *ru)
+{
+    uint64_t h = 0x1234567;
+    /* keys in pt_keys order for a stable hash */
+    for (unsigned k = 0; k < PT_NKEYS; k++)
+        if (ru->sig & (1u << k))
+            for (uint32_t i = 0; i < ru->ncond; i++)
+                if (ru->cond[i].key == k && indexable(&ru->cond[i]))
+                    h = cond_keyhash(h, &ru->cond[i]);
+    return h ? h : 1;
+}
+
+static uint64_t sig_hash_rec(uint32_t sig, const struct pm_rec *r)
+{
+    uint64_t h = 0x1234567;
+    for (unsigned k = 0; k < PT_NKEYS; k++)
+        if (sig & (1u << k))
+            h = rec_keyhash(h, r, &pt_keys[k]);
+    return h ? h : 1;
+}
+
+static int build_index(struct pt_map *m)
+{
+    struct gent *ge = NULL;
+    uint32_t nge = 0, i, g;
+
+    for (i = 0; i < m->n; i++) {
+        struct pt_rule *ru = &m->rules[i];
+        ru->sig = 0;
+        for (uint32_t c = 0; c < ru->ncond; c++)
+            if (indexable(&ru->cond[c]))
+                ru->sig |= 1u << ru->cond[c].key;
+        if (!ru->sig)
+            continue;
+        for (g = 0; g < m->ngroups; g++)
+            if (m->groups[g].sig == ru->sig)
+                break;
+        if (g == m->ngroups && m->ngroups < PT_MAX_GROUPS)
+            m->groups[m->ngroups++].sig = ru->sig;
+        if (g == m->ngroups) /* too many signatures: linear */
+            ru->sig = 0;
+        else
+            ru->hash = sig_hash_rule(ru);
+    }
+    ge = malloc((m->n ? m->n : 1) * sizeof(*ge));
+    m->grouped = malloc((m->n ? m->n : 1) * sizeof(uint32_t));
+    m->linear = malloc((m->n ? m->n : 1) * sizeof(uint32_t));
+    if (!ge || !m->grouped || !m->linear) {
+        free(ge);
+        return -ENOMEM;
+    }
+    for (i = 0; i < m->n; i++) {
+        struct pt_rule *ru = &m->rules[i];
+        if (!ru->sig) {
+            m->linear[m->nlinear++] = i;
+            continue;
+        }
+        for (g = 0; m->groups[g].sig != ru->sig; g++)
+            ;
+        ge[nge].group = g;
+        ge[nge].rule = i;
+        ge[nge].hash = ru->hash;
+        nge++;
+    }
+    qsort(ge, nge, sizeof(*ge), gent_cmp);
+    for (i = 0; i < nge; i++)
+        m->grouped[i] = ge[i].rule;
+    for (g = 0; g < m->ngroups; g++) {
+        struct pt_group *gr = &m->groups[g];
+        uint32_t cnt = 0, j;
+        for (j = 0; j < nge; j++)
+            cnt += ge[j].group == g;
+        gr->nslots = 16;
+        while (gr->nslots < cnt * 2)
+            gr->nslots <<= 1;
+        gr->slots = calloc(gr->nslots, sizeof(*gr->slots));
+        if (!gr->slots) {
+            free(ge);
+            return -ENOMEM;
+        }
+        for (j = 0; j < nge; j++) {
+            uint32_t s, st = j;
+            if (ge[j].group != g)
+                continue;
+            while (j + 1 < nge && ge[j + 1].group == g &&
+                   ge[j + 1].hash == ge[st].hash)
+                j++;
+            s = (uint32_t)ge[st].hash & (gr->nslots - 1);
+            while (gr->slots[s].hash)
+                s = (s + 1) & (gr->nslots - 1);
+            gr->slots[s].hash = ge[st].hash;
+            gr->slots[s].start = st;
+            gr->slots[s].count = j - st + 1;
+        }
+    }
+    free(ge);
+    return 0;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+int pt_load(const char *path, const struct pm_host *host,
+            const struct pt_limits *lim, struct pt_map **out, char *err,
+            size_t errlen)
+{
+    FILE *f = NULL;
+    struct pt_map *m = NULL;
+    char *buf = NULL;
+    size_t bcap = 0;
+    ssize_t len;
+    unsigned line = 0;
+    int rc = 0;
+
+    *out = NULL;
+    f = fopen(path, "r");
+    if (!f) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+        return rc;
+    }
+    m = calloc(1, sizeof(*m));
+    if (!m) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    while ((len = getline(&buf, &bcap, f)) >= 0) {
+        struct pt_rule ru;
+        line++;
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            buf[--len] = 0;
+        if (lim && lim->max_row_len && (uint64_t)len > lim->max_row_len) {
+            snprintf(err, errlen,
+                     "%s:%u: line longer than maps_row_len (%llu bytes)",
+                     path, line, (unsigned long long)lim->max_row_len);
+            rc = -EINVAL;
+            goto fail;
+        }
+        if (memchr(buf, 0, (size_t)len)) {
+            snprintf(err, errlen, "%s:%u: NUL byte in line", path, line);
+            rc = -EINVAL;
+            goto fail;
+        }
+        rc = parse_line(host, buf, &ru, path, line, err, errlen);
+        if (rc < 0) {
+            rule_free(&ru);
+            goto fail;
+        }
+        if (rc == 0)
+            continue;
+        rc = 0;
+        if (lim && lim->max_rules && m->n >= lim->max_rules) {
+            rule_free(&ru);
+            snprintf(err, errlen,
+                     "%s:%u: more than maps_entries (%llu) rules; raise "
+                     "maps_entries",
+                     path, line, (unsigned long long)lim->max_rules);
+            rc = -EINVAL;
+            goto fail;
+        }
+        if (m->n == m->cap) {
+            uint32_t nc = m->cap ? m->cap * 2 : 64;
+            struct pt_rule *nr = realloc(m->rules, nc * sizeof(*nr));
+            if (!nr) {
+                rule_free(&ru);
+                rc = -ENOMEM;
+                goto fail;
+            }
+            m->rules = nr;
+            m->cap = nc;
+        }
+        m->rules[m->n++] = ru;
+    }
+    if (ferror(f)) {
+        rc = -EIO;
+        snprintf(err, errlen, "%s: read error", path);
+        goto fail;
+    }
+    /* resolve jumps: forward only, first rule carrying the label */
+    for (uint32_t i = 0; i < m->n; i++) {
+        struct pt_rule *ru = &m->rules[i];
+        uint32_t j;
+        if (!ru->jeq)
+            continue;
+        if (!strcmp(ru->jeq, "next")) {
+            ru->jump = -2;
+            continue;
+        }
+        for (j = i + 1; j < m->n; j++)
+            if (m->rules[j].name && !strcmp(m->rules[j].name, ru->jeq))
+                break;
+        if (j == m->n) {
+            snprintf(err, errlen,
+                     "%s:%u: jeq=%s: no rule labelled '%s' after this one "
+                     "(jumps go forward only)",
+                     path, ru->line, ru->jeq, ru->jeq);
+            rc = -EINVAL;
+            goto fail;
+        }
+        ru->jump = (int32_t)j;
+    }
+    rc = build_index(m);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto fail;
+    }
+    free(buf);
+    fclose(f);
+    *out = m;
+    return 0;
+fail:
+    if (rc == -ENOMEM && err && !*err)
+        snprintf(err, errlen, "%s:%u: out of memory", path, line);
+    free(buf);
+    fclose(f);
+    pt_free(m);
+    return rc;
+}
+
+uint32_t pt_rules(const struct pt_map *m)
+{
+    return m ? m->n : 0;
+}
+
+void pt_index_stats(const struct pt_map *m, uint32_t *groups, uint32_t *linear)
+{
+    *groups = m->ngroups;
+    *linear = m->nlinear;
+}
+
+/* ---- evaluation --------------------------------------------------------- */
+
+struct cursor {
+    const uint32_t *p, *end;
+};
+
+static void label_append(struct pt_result *res, const char *s)
+{
+    size_t n = strlen(s);
+    if (res->label_len) {
+        if (res->label_len + 1 >= PT_LABEL_MAX)
+            return;
+        res->label[res->label_len++] = ',';
+    }
+    if (res->label_len + n >= PT_LABEL_MAX)
+        n = PT_LABEL_MAX - 1 - res->label_len;
+    memcpy(res->label + res->label_len, s, n);
+    res->label_len += n;
+    res->label[res->label_len] = 0;
+}
+
+static uint64_t stacked(uint8_t stack, int had, uint64_t old, uint64_t v)
+{
+    if (!had || !stack)
+        return v;
+    return stack == 1 ? old + v : (old | v);
+}
+
+int pt_eval(struct pt_map *m, const struct pm_rec *r, struct pt_result *res,
+            pt_emit_fn emit, void *ud)
+{
+    struct cursor cur[PT_MAX_GROUPS + 1];
+    unsigned nc = 0, i;
+    uint32_t pos = 0;
+
+    res->matched = res->has_tag = res->has_tag2 = 0;
+    res->tag = res->tag2 = 0;
+    res->label_len = 0;
+    res->label[0] = 0;
+    if (!m || !m->n)
+        return 0;
+    for (i = 0; i < m->ngroups; i++) {
+        const struct pt_group *g = &m->groups[i];
+        uint64_t h = sig_hash_rec(g->sig, r);
+        uint32_t s = (uint32_t)h & (g->nslots - 1);
+        while (g->slots[s].hash) {
+            if (g->slots[s].hash == h) {
+                cur[nc].p = m->grouped + g->slots[s].start;
+                cur[nc].end = cur[nc].p + g->slots[s].count;
+                nc++;
+                break;
+            }
+            s = (s + 1) & (g->nslots - 1);
+        }
+    }
+    if (m->nlinear) {
+        cur[nc].p = m->linear;
+        cur[nc].end = m->linear + m->nlinear;
+        nc++;
+    }
+    for (;;) {
+        uint32_t best = UINT32_MAX;
+        struct pt_rule *ru;
+        for (i = 0; i < nc; i++) {
+            while (cur[i].p < cur[i].end && *cur[i].p < pos)
+                cur[i].p++;
+            if (cur[i].p < cur[i].end && *cur[i].p < best)
+                best = *cur[i].p;
+        }
+        if (best == UINT32_MAX)
+            break;
+        pos = best + 1;
+        ru = &m->rules[best];
+        if (!rule_match(m, ru, r))
+            continue;
+        res->matched = 1;
+        if (ru->has_tag) {
+            uint64_t v = ru->tag + (ru->tag_inc ? ru->tag_n++ : 0);
+            res->tag = stacked(ru->stack, res->has_tag, res->tag, v);
+            res->has_tag = 1;
+        }
+        if (ru->has_tag2) {
+            uint64_t v = ru->tag2 + (ru->tag2_inc ? ru->tag2_n++ : 0);
+            res->tag2 = stacked(ru->stack, res->has_tag2, res->tag2, v);
+            res->has_tag2 = 1;
+        }
+        if (ru->set_label)
+            label_append(res, ru->set_label);
+        if (ru->jump == -1)
+            break;
+        if (ru->ret && emit)
+            emit(ud, res);
+        if (ru->jump >= 0)
+            pos = (uint32_t)ru->jump;
+    }
+    return res->matched;
+}
+
+/* ---- tag filters -------------------------------------------------------- */
+
+int pt_tagfilter_parse(const char *text, struct pt_tagfilter *f, char *err,
+                       size_t errlen)
+{
+    const char *s = text;
+    f->n = 0;
+    while (*s) {
+        char item[64];
+        size_t n = 0;
+        const char *p;
+        char *dash;
+        int neg = 0;
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        if (!*s)
+            break;
+        while (s[n] && s[n] != ',' && s[n] != ' ' && s[n] != '\t')
+            n++;
+        if (n >= sizeof(item) || f->n == 64) {
+            snprintf(err, errlen, "'%s': too long", text);
+            return -EINVAL;
+        }
+        memcpy(item, s, n);
+        item[n] = 0;
+        s += n;
+        p = item;
+        if (*p == '-') {
+            neg = 1;
+            p++;
+        }
+        dash = strchr(p, '-');
+        if (dash)
+            *dash = 0;
+        if (parse_u64(p, &f->e[f->n].lo) < 0 ||
+            (dash && parse_u64(dash + 1, &f->e[f->n].hi) < 0) ||
+            (dash && f->e[f->n].hi < f->e[f->n].lo)) {
+            snprintf(err, errlen,
+                     "'%s': expected tags, ranges and negations like "
+                     "'10,20-30,-0'",
+                     text);
+            return -EINVAL;
+        }
+        if (!dash)
+            f->e[f->n].hi = f->e[f->n].lo;
+        f->e[f->n].neg = neg;
+        f->n++;
+    }
+    if (!f->n) {
+        snprintf(err, errlen, "empty list");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A negative entry that matches rejects; else any positive entry must match
+ * (a list of negations only accepts everything else). */
+int pt_tagfilter_match(const struct pt_tagfilter *f, uint64_t v)
+{
+    int pos = 0, hit = 0;
+    for (uint32_t i = 0; i < f->n; i++) {
+        int in = v >= f->e[i].lo && v <= f->e[i].hi;
+        if (f->e[i].neg) {
+            if (in)
+                return 0;
+        } else {
+            pos = 1;
+            hit |= in;
+        }
+    }
+    return pos ? hit : 1;
+}

@@ -1,0 +1,418 @@
+/*
+ * test_sql.c - unit tests of the shared SQL layer (modules/sql/) and of the
+ * sqlite3 output on the fake host: schema columns per sql_table_version /
+ * type / backend, statement text, the spool (bounds, disk spill, order),
+ * then the sqlite3 module end to end on a temp database file: UPDATE then
+ * INSERT, sql_table_schema, hostile label strings reaching the rows
+ * intact, and the database "away" (locked by another connection) with
+ * rows kept pending and written once it is back, nothing counted twice.
+ * The writer thread is polled with deadlines, never slept on.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include <pmacct/pm_host.h>
+#include <pmacct/pm_module.h>
+
+#include "fakehost.h"
+#include "../modules/sql/sql.h"
+
+const struct pm_module_desc *pm_module_descriptor(void);
+
+static char tmpdir[256];
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/pmtest-sql.XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    return 0;
+}
+
+static int teardown_dir(void **state)
+{
+    char cmd[300];
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        return -1;
+    return 0;
+}
+
+static void names(const struct sql_col *c, int n, char *out, size_t len)
+{
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        strncat(out, c[i].name, len - strlen(out) - 1);
+        if (i + 1 < n)
+            strncat(out, ",", len - strlen(out) - 1);
+    }
+}
+
+static void test_schema_versions(void **state)
+{
+    (void)state;
+    struct sql_col cols[SQL_MAX_COLS];
+    char err[256], buf[1024];
+    fakehost_reset();
+    struct pm_instance *inst = fakehost_instance(
+        "sqlite3", "a", PM_KIND_OUTPUT, "src_host,dst_host,src_port,proto");
+    int n = sql_schema_columns(fakehost(), 0, 1, 0, 0, 1, inst, cols,
+                               SQL_MAX_COLS, err, sizeof(err));
+    assert_true(n > 0);
+    names(cols, n, buf, sizeof(buf));
+    assert_string_equal(buf, "mac_src,mac_dst,ip_src,ip_dst,src_port,dst_port,"
+                             "ip_proto,packets,bytes,stamp_inserted,"
+                             "stamp_updated");
+    /* v8 renames the ports; pgsql always uses port_src */
+    n = sql_schema_columns(fakehost(), 0, 8, 0, 0, 0, inst, cols, SQL_MAX_COLS,
+                           err, sizeof(err));
+    names(cols, n, buf, sizeof(buf));
+    assert_string_equal(buf, "agent_id,class_id,mac_src,mac_dst,vlan,as_src,"
+                             "as_dst,ip_src,ip_dst,port_src,port_dst,"
+                             "tcp_flags,ip_proto,tos,packets,bytes,flows");
+    n = sql_schema_columns(fakehost(), SQL_BF_PORTS_NEW, 2, 0, 0, 0, inst,
+                           cols, SQL_MAX_COLS, err, sizeof(err));
+    names(cols, n, buf, sizeof(buf));
+    assert_string_equal(buf, "agent_id,mac_src,mac_dst,vlan,ip_src,ip_dst,"
+                             "port_src,port_dst,ip_proto,packets,bytes");
+    n = sql_schema_columns(fakehost(), 0, 9, 0, 0, 0, inst, cols, SQL_MAX_COLS,
+                           err, sizeof(err));
+    assert_string_equal(cols[0].name, "tag");
+    assert_false(cols[0].aggregated);
+    assert_true(cols[7].aggregated); /* ip_src */
+
+    /* a primitive v1 has no column for: refused with the reason */
+    inst = fakehost_instance("sqlite3", "b", PM_KIND_OUTPUT, "src_host,tos");
+    n = sql_schema_columns(fakehost(), 0, 1, 0, 0, 0, inst, cols, SQL_MAX_COLS,
+                           err, sizeof(err));
+    assert_int_equal(n, -EINVAL);
+    assert_non_null(strstr(err, "'tos'"));
+    n = sql_schema_columns(fakehost(), 0, 3, 0, 0, 0, inst, cols, SQL_MAX_COLS,
+                           err, sizeof(err));
+    assert_true(n > 0);
+    /* optimize: only the aggregated columns */
+    n = sql_schema_columns(fakehost(), 0, 1, 0, 1, 1, inst, cols, SQL_MAX_COLS,
+                           err, sizeof(err));
+    names(cols, n, buf, sizeof(buf));
+    assert_string_equal(buf, "ip_src,tos,packets,bytes,flows,stamp_inserted,"
+                             "stamp_updated");
+    /* before v6 AS numbers go to ip_src/ip_dst */
+    inst = fakehost_instance("sqlite3", "c", PM_KIND_OUTPUT, "src_as,dst_as");
+    n = sql_schema_columns(fakehost(), 0, 2, 0, 0, 0, inst, cols, SQL_MAX_COLS,
+                           err, sizeof(err));
+    assert_true(n > 0);
+    assert_string_equal(cols[4].name, "ip_src");
+    assert_int_equal(cols[4].prim, PM_P_SRC_AS);
+    /* bgp */
+    inst = fakehost_instance("sqlite3", "d", PM_KIND_OUTPUT,
+                             "src_as,peer_src_ip,as_path");
+    n = sql_schema_columns(fakehost(), 0, 1, 1, 0, 0, inst, cols, SQL_MAX_COLS,
+                           err, sizeof(err));
+    names(cols, n, buf, sizeof(buf));
+    assert_string_equal(buf, "agent_id,as_src,as_dst,peer_as_src,peer_as_dst,"
+                             "peer_ip_src,peer_ip_dst,comms,as_path,"
+                             "local_pref,med,packets,bytes,flows");
+    n = sql_schema_columns(fakehost(), 0, 2, 1, 0, 0, inst, cols, SQL_MAX_COLS,
+                           err, sizeof(err));
+    assert_int_equal(n, -EINVAL);
+    n = sql_schema_columns(fakehost(), 0, 10, 0, 0, 0, inst, cols,
+                           SQL_MAX_COLS, err, sizeof(err));
+    assert_int_equal(n, -EINVAL);
+    fakehost_reset();
+}
+
+static void test_statements(void **state)
+{
+    (void)state;
+    struct sql_col cols[SQL_MAX_COLS];
+    char err[256], sql[2048];
+    fakehost_reset();
+    struct pm_instance *inst =
+        fakehost_instance("pgsql", "a", PM_KIND_OUTPUT, "src_host,label");
+    int n = sql_schema_columns(fakehost(), 0, 1, 0, 1, 1, inst, cols,
+                               SQL_MAX_COLS, err, sizeof(err));
+    assert_true(n > 0);
+    assert_true(sql_build_update(cols, n, "t1", '$', sql, sizeof(sql)) > 0);
+    assert_string_equal(sql, "UPDATE t1 SET packets=packets+$1, "
+                             "bytes=bytes+$2, flows=flows+$3, "
+                             "stamp_updated=$4 WHERE label=$5 AND ip_src=$6 "
+                             "AND stamp_inserted=$7");
+    assert_true(sql_build_insert(cols, n, "t1", '?', sql, sizeof(sql)) > 0);
+    assert_string_equal(sql, "INSERT INTO t1 (label, ip_src, packets, bytes, "
+                             "flows, stamp_inserted, stamp_updated) VALUES "
+                             "(?, ?, ?, ?, ?, ?, ?)");
+    int map[SQL_MAX_COLS];
+    assert_int_equal(sql_update_params(cols, n, map), n);
+    assert_int_equal(map[0], 2);
+    assert_int_equal(map[4], 0);
+    assert_true(sql_build_insert(cols, n, "t1", '?', sql, 20) < 0);
+    fakehost_reset();
+}
+
+static void test_spool(void **state)
+{
+    (void)state;
+    struct sql_spool s;
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/spool", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+
+    /* memory only: a bound of 3 rows */
+    sql_spool_init(&s, 3, NULL);
+    for (int i = 0; i < 3; i++) {
+        struct sql_chunk *c = sql_chunk_new("t");
+        char v[8];
+        snprintf(v, sizeof(v), "r%d", i);
+        assert_int_equal(sql_chunk_add(c, v, strlen(v)), 0);
+        assert_int_equal(sql_chunk_add_null(c), 0);
+        c->nrows = 1;
+        assert_int_equal(sql_spool_push(&s, c), 0);
+    }
+    struct sql_chunk *x = sql_chunk_new("t");
+    x->nrows = 1;
+    assert_int_equal(sql_spool_push(&s, x), -ENOSPC);
+    sql_chunk_free(x);
+    assert_int_equal(sql_spool_rows(&s), 3);
+    struct sql_chunk *h = sql_spool_peek(&s);
+    size_t pos = 0;
+    const char *v;
+    int len;
+    assert_int_equal(sql_chunk_next(h, &pos, &v, &len), 1);
+    assert_int_equal(len, 2);
+    assert_memory_equal(v, "r0", 2);
+    assert_int_equal(sql_chunk_next(h, &pos, &v, &len), 1);
+    assert_null(v);
+    assert_int_equal(sql_chunk_next(h, &pos, &v, &len), 0);
+    sql_spool_pop(&s);
+    assert_int_equal(sql_spool_rows(&s), 2);
+    sql_spool_destroy(&s);
+
+    /* with a spool dir: beyond the bound chunks go to files, order kept */
+    sql_spool_init(&s, 2, dir);
+    for (int i = 0; i < 5; i++) {
+        struct sql_chunk *c = sql_chunk_new("t");
+        char val[8];
+        snprintf(val, sizeof(val), "v%d", i);
+        sql_chunk_add(c, val, strlen(val));
+        c->nrows = 1;
+        assert_int_equal(sql_spool_push(&s, c), 0);
+    }
+    assert_int_equal(sql_spool_rows(&s), 5);
+    for (int i = 0; i < 5; i++) {
+        char want[8];
+        h = sql_spool_peek(&s);
+        assert_non_null(h);
+        pos = 0;
+        assert_int_equal(sql_chunk_next(h, &pos, &v, &len), 1);
+        snprintf(want, sizeof(want), "v%d", i);
+        assert_int_equal(len, 2);
+        assert_memory_equal(v, want, 2);
+        sql_spool_pop(&s);
+    }
+    assert_int_equal(sql_spool_rows(&s), 0);
+    sql_spool_destroy(&s);
+}
+
+/* ---- the sqlite3 module end to end ------------------------------------ */
+
+static int wait_counter(const char *name, uint64_t want, int secs)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (fakehost_counter_value(name) >= want)
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > secs)
+            return 0;
+        struct timespec d = {0, 10 * 1000 * 1000};
+        nanosleep(&d, NULL); /* poll interval, not a wait for a result */
+    }
+}
+
+static void fill(struct pm_batch *b, const char *src, const char *label,
+                 uint64_t pk, uint64_t by, uint64_t ts)
+{
+    const struct pm_host *h = fakehost();
+    struct pm_rec *r = pm_batch_rec(b, b->n);
+    memset(r, 0, b->rec_size);
+    assert_int_equal(h->prim_parse(PM_P_SRC_HOST, src, r, b), 0);
+    assert_int_equal(h->prim_parse(PM_P_LABEL, label, r, b), 0);
+    r->packets = pk;
+    r->bytes = by;
+    r->flows = 1;
+    r->ts_arrival.sec = ts;
+    pm_rec_set(r, PM_P_TIMESTAMP_ARRIVAL);
+    b->n++;
+}
+
+static void query1(sqlite3 *db, const char *sql, char *out, size_t outlen)
+{
+    sqlite3_stmt *st;
+    out[0] = 0;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const unsigned char *t = sqlite3_column_text(st, i);
+            strncat(out, t ? (const char *)t : "NULL", outlen - strlen(out) - 1);
+            strncat(out, i + 1 < sqlite3_column_count(st) ? "|" : "\n",
+                    outlen - strlen(out) - 1);
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+static void test_sqlite_end_to_end(void **state)
+{
+    (void)state;
+    char dbpath[300], schema[300], out[65536];
+    const struct pm_module_desc *d = pm_module_descriptor();
+    snprintf(dbpath, sizeof(dbpath), "%s/t.db", tmpdir);
+    snprintf(schema, sizeof(schema), "%s/schema.sql", tmpdir);
+    FILE *f = fopen(schema, "w");
+    assert_non_null(f);
+    fprintf(f, "CREATE TABLE acct_%%Y (label VARCHAR(255) NOT NULL DEFAULT ' ', "
+               "ip_src CHAR(45) NOT NULL DEFAULT '0.0.0.0', packets INT NOT "
+               "NULL, bytes BIGINT NOT NULL, flows INT NOT NULL DEFAULT 0, "
+               "stamp_inserted DATETIME NOT NULL, stamp_updated DATETIME, "
+               "PRIMARY KEY (label, ip_src, stamp_inserted));\n");
+    fclose(f);
+
+    fakehost_reset();
+    struct pm_instance *inst =
+        fakehost_instance("sqlite3", "a", PM_KIND_OUTPUT, "src_host,label");
+    void *cfg = fakehost_config(d, inst, "sql_db", dbpath, "sql_table",
+                                "acct_%Y", "sql_table_schema", schema,
+                                "sql_optimize_clauses", "true", "sql_history",
+                                "1m", "sql_refresh_time", "60", "sql_retry_max",
+                                "1", NULL);
+    void *ctx;
+    assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), 0);
+    assert_int_equal(d->start(ctx), 0);
+
+    /* hostile labels: quotes, backslashes, semicolons, a long one */
+    static char longlab[4001];
+    memset(longlab, 'x', 4000);
+    longlab[0] = '\'';
+    const char *labels[] = {"it's", "a\\b", "x'); DROP TABLE acct_2023; --",
+                            "\"dq\";", longlab};
+    struct pm_batch *b = fakehost_batch(64);
+    uint64_t t0 = 1700000000; /* 2023-11-14 */
+    for (int i = 0; i < 5; i++)
+        fill(b, "10.0.0.1", labels[i], 1, 100, t0);
+    fill(b, "10.0.0.1", "it's", 2, 50, t0); /* same aggregate */
+    assert_int_equal(d->process(ctx, b), 0);
+    pm_ts_t now = {.sec = (uint64_t)time(NULL) + 100000};
+    assert_int_equal(d->tick(ctx, &now), 0);
+    assert_true(wait_counter("rows_written", 5, 10));
+
+    /* a second purge of the same aggregate: counters added (UPDATE) */
+    b->n = 0;
+    b->arena_len = 0;
+    fill(b, "10.0.0.1", "it's", 4, 1000, t0);
+    assert_int_equal(d->process(ctx, b), 0);
+    now.sec += 120;
+    assert_int_equal(d->tick(ctx, &now), 0);
+    assert_true(wait_counter("rows_written", 6, 10));
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    query1(db, "SELECT count(*), sum(packets), sum(bytes) FROM acct_2023", out,
+           sizeof(out));
+    assert_string_equal(out, "5|11|1550\n");
+    query1(db, "SELECT packets, bytes, ip_src FROM acct_2023 WHERE label = 'it''s'",
+           out, sizeof(out));
+    assert_string_equal(out, "7|1150|10.0.0.1\n");
+    for (int i = 1; i < 5; i++) {
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT count(*) FROM acct_2023 "
+                                            "WHERE label = ?",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, labels[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 1);
+        sqlite3_finalize(st);
+    }
+    query1(db, "SELECT stamp_inserted FROM acct_2023 LIMIT 1", out,
+           sizeof(out));
+    char want[64];
+    sql_time_text(t0 - t0 % 60, want, sizeof(want));
+    strcat(want, "\n");
+    assert_string_equal(out, want);
+
+    /* the database away: another connection holds it locked */
+    assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    b->n = 0;
+    b->arena_len = 0;
+    fill(b, "10.0.0.2", "late", 3, 300, t0);
+    fill(b, "10.0.0.1", "a\\b", 1, 1, t0);
+    assert_int_equal(d->process(ctx, b), 0);
+    now.sec += 120;
+    assert_int_equal(d->tick(ctx, &now), 0);
+    assert_true(wait_counter("write_errors", 1, 10));
+    assert_int_equal(fakehost_counter_value("rows_written"), 6);
+    assert_int_equal(fakehost_counter_value("rows_pending"), 2);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_true(wait_counter("rows_written", 8, 15));
+    assert_int_equal(fakehost_counter_value("rows_pending"), 0);
+    assert_int_equal(fakehost_counter_value("rows_dropped"), 0);
+    query1(db, "SELECT count(*), sum(packets), sum(bytes) FROM acct_2023", out,
+           sizeof(out));
+    assert_string_equal(out, "6|15|1851\n");
+    sqlite3_close(db);
+
+    assert_int_equal(d->flush(ctx, PM_FLUSH_FINAL), 0);
+    d->fini(ctx);
+    fakehost_config_free(d, cfg);
+    fakehost_reset();
+}
+
+static void test_sqlite_bad_config(void **state)
+{
+    (void)state;
+    const struct pm_module_desc *d = pm_module_descriptor();
+    fakehost_reset();
+    struct pm_instance *inst =
+        fakehost_instance("sqlite3", "a", PM_KIND_OUTPUT, "src_host,tos");
+    void *cfg = fakehost_config(d, inst, "sql_table_version", "2", NULL);
+    void *ctx = NULL;
+    assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), -EINVAL);
+    assert_non_null(strstr(fakehost_log_text(), "'tos'"));
+    fakehost_config_free(d, cfg);
+    cfg = fakehost_config(d, inst, "sql_table_version", "3", "sql_history",
+                          "5x", NULL);
+    assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), -EINVAL);
+    fakehost_config_free(d, cfg);
+    /* the password is a secret option */
+    for (const struct pm_option *o = d->options; o->name; o++)
+        if (!strcmp(o->name, "sql_passwd"))
+            assert_true(o->flags & PM_OPTF_SECRET);
+    fakehost_reset();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schema_versions),
+        cmocka_unit_test(test_statements),
+        cmocka_unit_test(test_spool),
+        cmocka_unit_test(test_sqlite_end_to_end),
+        cmocka_unit_test(test_sqlite_bad_config),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
