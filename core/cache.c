@@ -38,6 +38,8 @@ struct entry {
     uint64_t packets, bytes, flows;
     pm_ts_t first, last;
     uint64_t stamp;
+    uint32_t tcpflags; /* OR of the records' flags (tcpflags aggregated) */
+    uint32_t _pad;
 };
 
 struct pm_cache {
@@ -51,6 +53,7 @@ struct pm_cache {
     uint32_t esize;  /* sizeof(struct entry) + keylen */
     uint32_t sum_mode;
     int sum_alt; /* segments have alt_off */
+    int or_tcpflags; /* tcpflags: accumulated, not part of the key */
 
     uint8_t **slabs;
     uint32_t nslabs, slabs_cap;
@@ -179,6 +182,12 @@ struct pm_cache *pmc_cache_new(const struct pm_instance *inst,
         if (!d)
             continue;
         pm_pset_set(&c->present, id);
+        if (id == PM_P_TCPFLAGS) {
+            /* as pmacct: an aggregate's tcpflags is the OR of the flags of
+             * its packets/flows, not a key */
+            c->or_tcpflags = 1;
+            continue;
+        }
         if (d->info.type == PM_VT_STR) {
             if (c->nstrs < MAX_STRS) {
                 c->strs[c->nstrs].rec_off = d->off;
@@ -512,6 +521,7 @@ add:
     e->packets += r->packets;
     e->bytes += r->bytes;
     e->flows += r->flows;
+    e->tcpflags |= r->tcpflags;
     return 1;
 }
 
@@ -575,6 +585,8 @@ int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud)
         rec.packets = e->packets;
         rec.bytes = e->bytes;
         rec.flows = e->flows;
+        if (c->or_tcpflags)
+            rec.tcpflags = (uint8_t)e->tcpflags;
         memset(&row, 0, sizeof(row));
         row.rec = &rec;
         row.arena = c->arena;
@@ -587,6 +599,7 @@ int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud)
         ret = fn(ud, &row);
         if (ret & PM_WALK_RESET) {
             e->packets = e->bytes = e->flows = 0;
+            e->tcpflags = 0;
         }
         if (ret & PM_WALK_DELETE) {
             if (c->nfree >= c->freecap) {

@@ -431,12 +431,12 @@ int pmc_prim_parse(unsigned id, const char *text, struct pm_rec *r,
         break;
     }
     case PM_VT_COORDS: {
-        float ll[2];
+        double ll[2];
         char *e;
-        ll[0] = strtof(text, &e);
+        ll[0] = strtod(text, &e);
         if (e == text || (*e != ',' && *e != ' '))
             return -EINVAL;
-        ll[1] = strtof(e + 1, &e);
+        ll[1] = strtod(e + 1, &e);
         if (*e)
             return -EINVAL;
         memcpy(f, ll, sizeof(ll));

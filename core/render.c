@@ -373,14 +373,14 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
         return Q_STR;
     }
     case PM_VT_COORDS: {
-        float ll[2];
+        double ll[2];
         memcpy(ll, f, sizeof(ll));
         if (r->cfg.fmt == PM_FMT_JSON) {
-            snprintf(s, n, "%.17g", (double)ll[which]);
+            snprintf(s, n, "%.17g", ll[which]);
             if (!strpbrk(s, ".eEn"))
                 strncat(s, ".0", n - strlen(s) - 1);
         } else {
-            snprintf(s, n, "%f", (double)ll[which]);
+            snprintf(s, n, "%f", ll[which]);
         }
         return Q_NONE;
     }
@@ -567,12 +567,15 @@ int pmc_render_row(struct pm_render *r, const struct pm_row *row,
                     memcpy(tmp, str, k);
                     tmp[k] = 0;
                     pad_col(out, tmp, col_width(r, d));
+                } else if (!client_fmt(r) && d->info.type == PM_VT_COORDS) {
+                    /* the print plugin writes coordinates as "%f" and two
+                     * spaces, whatever the header's width */
+                    pmc_buf_append(out, v, strlen(v));
+                    pmc_buf_append(out, "  ", 2);
                 } else {
-                    /* pmacct pads coordinate values to 10, not to the
-                     * header's 14, and sampling_direction to 20, not 19 */
+                    /* pmacct pads sampling_direction to 20, not 19 */
                     pad_col(out, v,
                             client_fmt(r) ? col_width(r, d)
-                            : d->info.type == PM_VT_COORDS ? 10
                             : d->info.id == PM_P_SAMPLING_DIRECTION
                                 ? 20
                                 : col_width(r, d));

@@ -116,8 +116,7 @@ static void geoip_fini(void *vctx)
 }
 
 static int geoip_init(const struct pm_host *host,
-                      const struct pm_instance *inst, void *config,
-                      void **ctxp)
+                      const struct pm_instance *inst, void *config, void **ctxp)
 {
     struct geoip_cfg *cfg = config;
     struct geoip_ctx *ctx;
@@ -130,8 +129,7 @@ static int geoip_init(const struct pm_host *host,
         return -EINVAL;
     }
     if (cfg->cache_entries > (1u << 20)) {
-        PM_ERR(host, inst,
-               "geoip_cache_entries: '%llu': expected 0 to 1048576",
+        PM_ERR(host, inst, "geoip_cache_entries: '%llu': expected 0 to 1048576",
                (unsigned long long)cfg->cache_entries);
         return -EINVAL;
     }
@@ -149,8 +147,7 @@ static int geoip_init(const struct pm_host *host,
         ctx->have_city = 1;
     }
     if (cfg->geoipv2_asn_file && *cfg->geoipv2_asn_file) {
-        rc = db_open(ctx, "geoipv2_asn_file", cfg->geoipv2_asn_file,
-                     &ctx->asn);
+        rc = db_open(ctx, "geoipv2_asn_file", cfg->geoipv2_asn_file, &ctx->asn);
         if (rc < 0)
             goto fail;
         ctx->have_asn = 1;
@@ -179,8 +176,8 @@ static int geoip_init(const struct pm_host *host,
         host->counter(inst, "cache_hits", "lookups answered by the cache");
     ctx->c_not_found = host->counter(
         inst, "not_found", "lookups of addresses absent from the database");
-    ctx->c_errors =
-        host->counter(inst, "lookup_errors", "lookups failed (corrupt database)");
+    ctx->c_errors = host->counter(inst, "lookup_errors",
+                                  "lookups failed (corrupt database)");
     ctx->c_reloads = host->counter(inst, "reloads", "databases reopened");
     *ctxp = ctx;
     return 0;
@@ -334,8 +331,8 @@ static int geoip_process(void *vctx, struct pm_batch *b)
             const pm_ip_t *ip = dir ? &r->dst_host : &r->src_host;
             unsigned asid = dir ? PM_P_DST_AS : PM_P_SRC_AS;
             uint32_t *asv = dir ? &r->dst_as : &r->src_as;
-            int want_asn = ctx->need_asn[dir] &&
-                           (!pm_rec_has(r, asid) || *asv == 0);
+            int want_asn =
+                ctx->need_asn[dir] && (!pm_rec_has(r, asid) || *asv == 0);
             int want_city = ctx->need_city[dir];
             struct geo_res res;
 
@@ -347,9 +344,12 @@ static int geoip_process(void *vctx, struct pm_batch *b)
                 resolve(ctx, ip, want_city, want_asn, &res);
             }
             if (want_city) {
-                unsigned cid = dir ? PM_P_DST_HOST_COUNTRY : PM_P_SRC_HOST_COUNTRY;
-                unsigned pid = dir ? PM_P_DST_HOST_POCODE : PM_P_SRC_HOST_POCODE;
-                unsigned lid = dir ? PM_P_DST_HOST_COORDS : PM_P_SRC_HOST_COORDS;
+                unsigned cid =
+                    dir ? PM_P_DST_HOST_COUNTRY : PM_P_SRC_HOST_COUNTRY;
+                unsigned pid =
+                    dir ? PM_P_DST_HOST_POCODE : PM_P_SRC_HOST_POCODE;
+                unsigned lid =
+                    dir ? PM_P_DST_HOST_COORDS : PM_P_SRC_HOST_COORDS;
                 if (pm_pset_has(as, cid)) {
                     char *cc = dir ? r->dst_host_country : r->src_host_country;
                     memset(cc, 0, 4);
@@ -357,7 +357,8 @@ static int geoip_process(void *vctx, struct pm_batch *b)
                     pm_rec_set(r, cid);
                 }
                 if (pm_pset_has(as, pid)) {
-                    pm_sref_t *s = dir ? &r->dst_host_pocode : &r->src_host_pocode;
+                    pm_sref_t *s =
+                        dir ? &r->dst_host_pocode : &r->src_host_pocode;
                     if (res.pocode_len)
                         ctx->host->batch_str(b, res.pocode, res.pocode_len, s);
                     else

@@ -117,6 +117,11 @@ static int my_connect(void *b, const char *host, char *err, size_t errlen)
         return SQL_E_CONN;
     }
     mysql_autocommit(m->conn, 1);
+    /* pmacct's tables have CHAR(6) ip_proto: names like ipv6-icmp are cut
+     * (a warning) as a non-strict server does, instead of failing a purge */
+    mysql_query(m->conn,
+                "SET SESSION sql_mode = REPLACE(REPLACE(@@sql_mode, "
+                "'STRICT_TRANS_TABLES', ''), 'STRICT_ALL_TABLES', '')");
     return 0;
 }
 

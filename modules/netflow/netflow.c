@@ -259,7 +259,15 @@ void nf_rec_done(struct nf_ctx *c, struct pm_rec *r)
     if (cfg->renormalize && r->sampling_rate > 1) {
         r->packets *= r->sampling_rate;
         r->bytes *= r->sampling_rate;
+        /* renormalised: reported as unsampled, as nfacctd 1.7.7 does */
+        r->sampling_rate = 1;
     }
+    /* ICMP in v1/v5/v7/v8 records: exporters put type/code in the ports
+     * (Cisco: dst = type << 8 | code; fprobe: src = type); nfacctd 1.7.7
+     * keeps the destination port and reports the source port as 0 (v9 and
+     * IPFIX ports are kept as sent: Cisco ASA puts the ICMP id there). */
+    if (r->export_proto_version < 9 && r->proto == 1 && pm_rec_has(r, PM_P_SRC_PORT))
+        r->src_port = 0;
     if (cfg->time_new) {
         r->ts_start = r->ts_end = r->ts_arrival;
         pm_rec_set(r, PM_P_TIMESTAMP_START);

@@ -94,6 +94,41 @@ static void ts_ntp(pm_ts_t *ts, uint64_t v, int ns)
     } while (0)
 
 /* Apply one field to record r (NULL for options) and scratch fl. */
+static int zero_bytes(const uint8_t *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (v[i])
+            return 0;
+    return 1;
+}
+
+static int ip_zero(const pm_ip_t *ip) { return zero_bytes(ip->a, 16); }
+
+/* IPv4 address IE: a zero one does not replace an IPv6 address already
+ * read; a real one replaces a zero IPv6 one (and the record is IPv4 again
+ * unless the other address is a real IPv6 one). */
+static void host4(struct pm_rec *r, pm_ip_t *h, unsigned prim,
+                  const pm_ip_t *other, const uint8_t *v)
+{
+    if (pm_rec_has(r, prim) && h->af == 6) {
+        if (zero_bytes(v, 4))
+            return;
+        if (!(other->af == 6 && !ip_zero(other)))
+            r->flags &= ~PM_RF_IPV6;
+    }
+    pm_ip_set4(h, v);
+    pm_rec_set(r, prim);
+}
+
+static void host6(struct pm_rec *r, pm_ip_t *h, unsigned prim, const uint8_t *v)
+{
+    if (pm_rec_has(r, prim) && h->af == 4 && zero_bytes(v, 16))
+        return;
+    pm_ip_set6(h, v);
+    pm_rec_set(r, prim);
+    r->flags |= PM_RF_IPV6;
+}
+
 static void apply(const struct nf_hdr *h, struct pm_rec *r, struct nf_flow *fl,
                   const struct nf_field *f, const uint8_t *v, uint32_t len)
 {
@@ -105,13 +140,21 @@ static void apply(const struct nf_hdr *h, struct pm_rec *r, struct nf_flow *fl,
     int is_v9 = h->version == 9;
     switch (f->id) {
     /* ---- options-relevant and counters (also seen in options) --------- */
+    /* PSAMP interval/space: nfacctd 1.7.7 uses them only when 4 bytes
+     * long (softflowd); 2-byte ones (ipfix.dat) leave the flows unsampled
+     * there, and so here. */
+    case 305: /* samplingPacketInterval */
+        if (len != 4)
+            return;
+        /* fall through */
     case 34:  /* samplingInterval */
     case 50:  /* samplerRandomInterval (v9 FLOW_SAMPLER_RANDOM_INTERVAL) */
-    case 305: /* samplingPacketInterval */
         fl->rate = (uint32_t)n;
         fl->have |= H_RATE;
         return;
     case 306: /* samplingPacketSpace: rate = (interval + space) / interval */
+        if (len != 4)
+            return;
         fl->space = (uint32_t)n;
         fl->have |= H_SPACE;
         return;
@@ -183,31 +226,24 @@ static void apply(const struct nf_hdr *h, struct pm_rec *r, struct nf_flow *fl,
     case 11:
         SET(r, dst_port, PM_P_DST_PORT, (uint16_t)n);
         break;
+    /* Templates carrying both IPv4 and IPv6 addresses (one family left
+     * zero): the non-zero family wins whatever the field order, as
+     * nfacctd 1.7.7 reports them. */
     case 8:
-        if (len == 4) {
-            pm_ip_set4(&r->src_host, v);
-            pm_rec_set(r, PM_P_SRC_HOST);
-        }
+        if (len == 4)
+            host4(r, &r->src_host, PM_P_SRC_HOST, &r->dst_host, v);
         break;
     case 12:
-        if (len == 4) {
-            pm_ip_set4(&r->dst_host, v);
-            pm_rec_set(r, PM_P_DST_HOST);
-        }
+        if (len == 4)
+            host4(r, &r->dst_host, PM_P_DST_HOST, &r->src_host, v);
         break;
     case 27:
-        if (len == 16) {
-            pm_ip_set6(&r->src_host, v);
-            pm_rec_set(r, PM_P_SRC_HOST);
-            r->flags |= PM_RF_IPV6;
-        }
+        if (len == 16)
+            host6(r, &r->src_host, PM_P_SRC_HOST, v);
         break;
     case 28:
-        if (len == 16) {
-            pm_ip_set6(&r->dst_host, v);
-            pm_rec_set(r, PM_P_DST_HOST);
-            r->flags |= PM_RF_IPV6;
-        }
+        if (len == 16)
+            host6(r, &r->dst_host, PM_P_DST_HOST, v);
         break;
     case 9:
     case 29:
@@ -222,6 +258,17 @@ static void apply(const struct nf_hdr *h, struct pm_rec *r, struct nf_flow *fl,
         break;
     case 14:
         SET(r, out_iface, PM_P_OUT_IFACE, (uint32_t)n);
+        break;
+    /* ingress/egressPhysicalInterface: in_iface/out_iface when the
+     * template has no ingress/egressInterface (10/14), as nfacctd 1.7.7
+     * (akvorado physicalinterfaces.pcap) */
+    case 252:
+        if (!pm_rec_has(r, PM_P_IN_IFACE))
+            SET(r, in_iface, PM_P_IN_IFACE, (uint32_t)n);
+        break;
+    case 253:
+        if (!pm_rec_has(r, PM_P_OUT_IFACE))
+            SET(r, out_iface, PM_P_OUT_IFACE, (uint32_t)n);
         break;
     case 16:
         SET(r, src_as, PM_P_SRC_AS, (uint32_t)n);

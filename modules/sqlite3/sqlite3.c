@@ -77,7 +77,10 @@ static int lite_connect(void *b, const char *host, char *err, size_t errlen)
 {
     struct lite *l = b;
     (void)host;
-    const char *path = l->cfg->db ? l->cfg->db : "pmacct";
+    /* pmacct's default file when sql_db is not set */
+    const char *path = l->cfg->db && strcmp(l->cfg->db, "pmacct")
+                           ? l->cfg->db
+                           : "/tmp/pmacct.db";
     int rc = sqlite3_open_v2(path, &l->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                  SQLITE_OPEN_FULLMUTEX,
@@ -197,8 +200,6 @@ static int lite_init(const struct pm_host *host, const struct pm_instance *inst,
                      void *config, void **ctx)
 {
     struct sql_config *cfg = config;
-    if (!host->conf_get(inst, "sql_db"))
-        cfg->db = (char *)"/tmp/pmacct.db"; /* pmacct's default file */
     return sql_init(host, inst, cfg, &lite_backend, ctx);
 }
 

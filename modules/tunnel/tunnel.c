@@ -65,12 +65,15 @@ struct tunnel_ctx {
 };
 
 #define STACK_OPT(n)                                                           \
-    {"tunnel_" #n, PM_OPT_STR, PM_OPTF_TRIGGER,                                \
-     offsetof(struct tunnel_cfg, stack[n]), NULL,                              \
-     "proto, option[; proto, option]...",                                      \
-     "tunnel stack " #n ": up to 4 layers of gtp, <UDP port> | vxlan[, <UDP "  \
-     "port>] | gre",                                                           \
-     0}
+    {                                                                          \
+        "tunnel_" #n, PM_OPT_STR, PM_OPTF_TRIGGER,                             \
+            offsetof(struct tunnel_cfg, stack[n]), NULL,                       \
+            "proto, option[; proto, option]...",                               \
+            "tunnel stack " #n                                                 \
+            ": up to 4 layers of gtp, <UDP port> | vxlan[, <UDP "              \
+            "port>] | gre",                                                    \
+            0                                                                  \
+    }
 
 static const struct pm_option tunnel_options[] = {
     STACK_OPT(0),
@@ -213,8 +216,9 @@ static int tunnel_init(const struct pm_host *host,
     }
     ctx->c_decap = host->counter(inst, "decapsulated",
                                  "records accounted on their inner headers");
-    ctx->c_malformed = host->counter(
-        inst, "malformed", "tunnel headers malformed or truncated: record kept");
+    ctx->c_malformed =
+        host->counter(inst, "malformed",
+                      "tunnel headers malformed or truncated: record kept");
     ctx->c_no_packet = host->counter(
         inst, "no_packet", "records without packet bytes (flows): untouched");
     *ctxp = ctx;
@@ -423,6 +427,30 @@ static void apply_tunnel(struct pm_rec *r, const struct pm_rec *s, int l2)
     pm_rec_set(r, PM_P_TUNNEL_TCPFLAGS);
 }
 
+/* Ids of the last GTP / VXLAN layers removed. */
+struct tun_ids {
+    uint32_t teid, vni;
+    int has_teid, has_vni;
+};
+
+/* Apply the innermost headers (cur) to r per the mode, and the ids. */
+static void finish(const struct tunnel_ctx *ctx, struct pm_rec *r,
+                   const struct pm_rec *cur, int l2, const struct tun_ids *ids)
+{
+    if (ctx->mode == TUN_MODE_TUNNEL)
+        apply_tunnel(r, cur, l2);
+    else
+        apply_replace(r, cur, l2);
+    if (ids->has_teid) {
+        r->gtp_teid = ids->teid;
+        pm_rec_set(r, PM_P_GTP_TEID);
+    }
+    if (ids->has_vni) {
+        r->vxlan = ids->vni;
+        pm_rec_set(r, PM_P_VXLAN);
+    }
+}
+
 /*
  * Decapsulate one record.  Returns the number of layers removed (0: not a
  * tunnel of ours), or -1 when a matching tunnel header was malformed or its
@@ -433,10 +461,9 @@ static int decap(struct tunnel_ctx *ctx, struct pm_rec *r)
     const struct pm_host *h = ctx->host;
     const struct tun_stack *st = NULL;
     struct pm_rec cur, nxt;
-    uint32_t base = 0, caplen = r->pkt_caplen, len;
+    uint32_t caplen = r->pkt_caplen, len;
     int l2 = 0, depth = 0, rc;
-    uint32_t teid = 0, vni = 0;
-    int has_teid = 0, has_vni = 0;
+    struct tun_ids ids = {0, 0, 0, 0};
 
     /* cheap pre-check on the record the capture decoded */
     if (!pm_rec_has(r, PM_P_PROTO) || (r->proto != 17 && r->proto != 47))
@@ -459,9 +486,10 @@ static int decap(struct tunnel_ctx *ctx, struct pm_rec *r)
 
         if (li > 0 && !layer_matches(l, &cur))
             break;
-        hoff = base + (l->proto == TUN_GRE ? cur.l4_off : cur.payload_off);
+        /* cur's offsets are relative to r->pkt */
+        hoff = l->proto == TUN_GRE ? cur.l4_off : cur.payload_off;
         if (hoff > caplen)
-            return depth ? depth : -1;
+            goto bad;
         len = caplen - hoff;
         switch (l->proto) {
         case TUN_GTP:
@@ -482,50 +510,36 @@ static int decap(struct tunnel_ctx *ctx, struct pm_rec *r)
         if ((rc != PM_DEC_OK && rc != PM_DEC_TRUNCATED) ||
             nxt.l3_off == NO_OFF || !pm_rec_has(&nxt, PM_P_SRC_HOST))
             goto bad;
-        base = hoff + in.off;
-        rebase(&nxt, base);
-        base = 0; /* nxt's offsets are now relative to r->pkt */
+        rebase(&nxt, hoff + in.off); /* now relative to r->pkt */
+        if (in.dlt != PM_DLT_EN10MB && l2) {
+            /* IP inside an inner frame: L2 is the innermost frame's */
+            memcpy(nxt.src_mac, cur.src_mac, 6);
+            memcpy(nxt.dst_mac, cur.dst_mac, 6);
+            nxt.vlan = cur.vlan;
+            nxt.cvlan = cur.cvlan;
+            nxt.cos = cur.cos;
+            for (unsigned id = PM_P_SRC_MAC; id <= PM_P_COS; id++)
+                if (pm_rec_has(&cur, id) && id != PM_P_OUT_VLAN)
+                    pm_rec_set(&nxt, id);
+        } else {
+            l2 = in.dlt == PM_DLT_EN10MB;
+        }
         cur = nxt;
-        l2 = in.dlt == PM_DLT_EN10MB;
         if (l->proto == TUN_GTP) {
-            teid = in.id;
-            has_teid = 1;
+            ids.teid = in.id;
+            ids.has_teid = 1;
         } else if (l->proto == TUN_VXLAN) {
-            vni = in.id;
-            has_vni = 1;
+            ids.vni = in.id;
+            ids.has_vni = 1;
         }
         depth++;
     }
-    if (!depth)
-        return 0;
-    if (ctx->mode == TUN_MODE_TUNNEL)
-        apply_tunnel(r, &cur, l2);
-    else
-        apply_replace(r, &cur, l2);
-    if (has_teid) {
-        r->gtp_teid = teid;
-        pm_rec_set(r, PM_P_GTP_TEID);
-    }
-    if (has_vni) {
-        r->vxlan = vni;
-        pm_rec_set(r, PM_P_VXLAN);
-    }
+    if (depth)
+        finish(ctx, r, &cur, l2, &ids);
     return depth;
 bad:
-    if (depth) { /* inner layers malformed: keep what was decapsulated */
-        if (ctx->mode == TUN_MODE_TUNNEL)
-            apply_tunnel(r, &cur, l2);
-        else
-            apply_replace(r, &cur, l2);
-        if (has_teid) {
-            r->gtp_teid = teid;
-            pm_rec_set(r, PM_P_GTP_TEID);
-        }
-        if (has_vni) {
-            r->vxlan = vni;
-            pm_rec_set(r, PM_P_VXLAN);
-        }
-    }
+    if (depth) /* inner layers malformed: keep what was decapsulated */
+        finish(ctx, r, &cur, l2, &ids);
     return -1;
 }
 
@@ -557,9 +571,9 @@ static int tunnel_process(void *vctx, struct pm_batch *b)
         pm_counter_add(ctx->c_malformed, nbad);
         if (ctx->inst->debug)
             ctx->host->log_limited(ctx->inst, PM_LOG_DEBUG, "tunnel-malformed",
-                               "%llu records with malformed or truncated "
-                               "tunnel headers kept as they were",
-                               (unsigned long long)nbad);
+                                   "%llu records with malformed or truncated "
+                                   "tunnel headers kept as they were",
+                                   (unsigned long long)nbad);
     }
     if (nopkt)
         pm_counter_add(ctx->c_no_packet, nopkt);

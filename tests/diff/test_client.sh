@@ -103,6 +103,17 @@ while IFS='|' read -r name pipe args; do
     case $name in
     *json*) compare_json "$r" "$o" "pmacct $args" || bad=1 ;;
     N_*)
+        # pmacct 1.7.7's client sometimes appends 24 lines of zeros to a -N
+        # answer (not on every run of the same input): compare the lines that
+        # answer the queries asked, one per ';'-separated query (one with -S).
+        nq=$(printf '%s\n' "$args" | sed -E 's/.*-N ([^ ]*).*/\1/' | tr ';' '\n' | wc -l)
+        case " $args " in *" -S "*) nq=1 ;; esac
+        head -n "$nq" "$r" >"$r.answer"
+        head -n "$nq" "$o" >"$o.answer"
+        extra=$(tail -n +$((nq + 1)) "$r" | grep -cvE '^(0( 0)*)?$')
+        [ "$extra" = 0 ] || { echo "MISMATCH: pmacct $args: reference printed $extra unexpected extra lines" >&2; bad=1; }
+        [ "$(tail -n +$((nq + 1)) "$o" | wc -l)" = 0 ] || { echo "MISMATCH: pmacct $args: ours printed extra lines" >&2; bad=1; }
+        r=$r.answer o=$o.answer
         if cmp -s "$r" "$o"; then echo "ok: pmacct $args"; else
             echo "MISMATCH: pmacct $args" >&2
             diff -u --label reference --label ours "$r" "$o" | head -n 20 >&2

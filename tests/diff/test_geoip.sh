@@ -34,11 +34,17 @@ fi
 SETS="
 all:csv:src_host,dst_host,src_host_country,dst_host_country,src_host_pocode,dst_host_pocode,src_host_coords,dst_host_coords
 country:formatted:src_host_country,dst_host_country
-pocode:formatted:src_host_pocode,dst_host_pocode,proto,tos
-coords:formatted:dst_host,src_host_coords,dst_host_coords
+pocode:formatted:src_host_pocode,dst_host_pocode,src_port
 mixed:csv:dst_host,src_host_country,dst_host_pocode,src_port
 json:json:src_host,src_host_country,dst_host_country,src_host_pocode,dst_host_pocode,src_host_coords,dst_host_coords
+order:csv:src_host_country,dst_host_pocode,proto,tos,tcpflags
+coords:formatted:dst_host,src_host_coords,dst_host_coords
 "
+# Sets that show known differences of the core (not of this module), run
+# and reported but not failing until they are fixed; an unexpected match
+# says to make them strict.  None left: the GeoIP column order and the
+# "%f" + two spaces of formatted coordinates were fixed in the core.
+KNOWN_CORE=""
 
 write_conf() {
     local dir=$1 set name fmt agg plugins=""
@@ -68,12 +74,25 @@ bad=0
 for set in $SETS; do
     IFS=: read -r name fmt agg <<<"$set"
     r=$T/ref/$name.out o=$T/ours/$name.out
+    known=0
+    case " $KNOWN_CORE " in *" $name "*) known=1 ;; esac
     [ -s "$r" ] || { echo "reference wrote no $r" >&2; bad=1; continue; }
     [ -f "$o" ] || { echo "MISMATCH: $name: ours wrote no $o" >&2; bad=1; continue; }
     if [ "$fmt" = json ]; then
-        compare_json "$r" "$o" "geoip $fmt $name ($agg)" || bad=1
+        compare_json "$r" "$o" "geoip $fmt $name ($agg)" && ok=1 || ok=0
+    elif [ $known = 1 ]; then
+        compare_tables "$r" "$o" "geoip $fmt $name ($agg)" 2>"$T/$name.diff" && ok=1 || ok=0
     else
-        compare_tables "$r" "$o" "geoip $fmt $name ($agg)" || bad=1
+        compare_tables "$r" "$o" "geoip $fmt $name ($agg)" && ok=1 || ok=0
+    fi
+    if [ $known = 1 ]; then
+        if [ $ok = 1 ]; then
+            note "set '$name' now matches: remove it from KNOWN_CORE"
+        else
+            note "known core difference in set '$name' (see the comment above KNOWN_CORE): $(sed -n 2p "$T/$name.diff" 2>/dev/null)"
+        fi
+    elif [ $ok = 0 ]; then
+        bad=1
     fi
 done
 # the lookups really happened (not every row empty)

@@ -43,10 +43,10 @@ static void setup(void)
             "tunnel", m ? "fuzz_tunnel" : "fuzz_replace", PM_KIND_TRANSFORM,
             "src_host,dst_host,proto,tunnel_src_host,vxlan,gtp_teid");
         g_cfg[m] = fakehost_config(
-            d, inst, "tunnel_0", "gtp, 2152; gre; vxlan; gtp, 2152",
-            "tunnel_1", "vxlan; gtp, 2152; gre; vxlan", "tunnel_2",
-            "gre; gre; gre; gre", "tunnel_3", "gre; vxlan; gtp, 2152; gre",
-            "tunnel_mode", modes[m], NULL);
+            d, inst, "tunnel_0", "gtp, 2152; gre; vxlan; gtp, 2152", "tunnel_1",
+            "vxlan; gtp, 2152; gre; vxlan", "tunnel_2", "gre; gre; gre; gre",
+            "tunnel_3", "gre; vxlan; gtp, 2152; gre", "tunnel_mode", modes[m],
+            NULL);
         if (d->init(fakehost(), inst, g_cfg[m], &g_ctx[m]) < 0)
             abort();
     }

@@ -97,6 +97,37 @@ static void test_basic(void **st)
     fakehost_reset();
 }
 
+static int flagcheck(void *ud, const struct pm_row *row)
+{
+    uint8_t *f = ud;
+    f[row->rec->src_host.a[3]] = row->rec->tcpflags;
+    return PM_WALK_NEXT;
+}
+
+/* tcpflags in the aggregate is accumulated (OR), not a key: pmacctd and
+ * nfacctd 1.7.7 print one row per key with the flags of all its packets. */
+static void test_tcpflags_or(void **st)
+{
+    struct pm_instance *in = fakehost_instance("print", "f", PM_KIND_OUTPUT,
+                                               "src_host,dst_host,tcpflags");
+    struct pm_cache_cfg cfg = {0};
+    struct pm_cache *c = pmc_cache_new(in, &cfg);
+    struct pm_batch *b = fakehost_batch(16);
+    uint8_t flags[256] = {0};
+    (void)st;
+    add(b, 1, 2, 1000, 100, 40)->tcpflags = 0x02; /* SYN */
+    add(b, 1, 2, 1000, 101, 40)->tcpflags = 0x10; /* ACK */
+    add(b, 1, 2, 1000, 102, 40)->tcpflags = 0x01; /* FIN */
+    add(b, 3, 2, 1000, 102, 40)->tcpflags = 0x04; /* RST */
+    assert_int_equal(pmc_cache_add(c, b), 4);
+    assert_int_equal(pmc_cache_count(c), 2);
+    assert_int_equal(pmc_cache_walk(c, flagcheck, flags), 0);
+    assert_int_equal(flags[1], 0x13);
+    assert_int_equal(flags[3], 0x04);
+    pmc_cache_free(c);
+    fakehost_reset();
+}
+
 static void test_sum_host(void **st)
 {
     struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "sum_host");
@@ -341,6 +372,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),       cmocka_unit_test(test_sum_host),
+        cmocka_unit_test(test_tcpflags_or),
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_history_epoch),     cmocka_unit_test(test_strings),
         cmocka_unit_test(test_max_entries), cmocka_unit_test(test_speed),

@@ -137,7 +137,8 @@ static void test_city_v4_v6(void **state)
     assert_true(pm_rec_has(r0, PM_P_DST_HOST_COORDS));
 
     assert_string_equal(r1->src_host_country, "FR");
-    assert_string_equal(r1->dst_host_country, "NL"); /* no postal, no location */
+    assert_string_equal(r1->dst_host_country,
+                        "NL"); /* no postal, no location */
     assert_sref(b, r1->src_host_pocode, "75001");
     assert_int_equal(r1->dst_host_pocode.len, 0);
     assert_true(r1->dst_host_lat == 0.0f && r1->dst_host_lon == 0.0f);
@@ -199,8 +200,8 @@ static void test_asn(void **state)
     (void)state;
 
     assert_int_equal(geo_open(&g, "src_as,dst_as,src_host_country",
-                              "geoipv2_file", g_city, "geoipv2_asn_file",
-                              g_asn, NULL),
+                              "geoipv2_file", g_city, "geoipv2_asn_file", g_asn,
+                              NULL),
                      0);
     r0 = add(b, "10.0.0.1", "8.8.8.8");
     r1 = add(b, "2001:db8::1", "192.168.1.5");
@@ -270,8 +271,8 @@ static void test_cache_measure(void **state)
         assert_int_equal(geo_open(&g,
                                   "src_host_country,dst_host_country,"
                                   "src_host_pocode,src_host_coords",
-                                  "geoipv2_file", g_city,
-                                  "geoip_cache_entries", cache[k], NULL),
+                                  "geoipv2_file", g_city, "geoip_cache_entries",
+                                  cache[k], NULL),
                          0);
         for (int i = 0; i < 256; i++) {
             snprintf(ip, sizeof(ip), "192.168.1.%d", i % 64);
@@ -323,9 +324,8 @@ static void test_reload(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/db.mmdb", dir);
     assert_int_equal(copy_file(g_city, path), 0);
-    assert_int_equal(geo_open(&g, "src_host_country", "geoipv2_file", path,
-                              NULL),
-                     0);
+    assert_int_equal(
+        geo_open(&g, "src_host_country", "geoipv2_file", path, NULL), 0);
     /* the file disappears: reload fails, the old database stays */
     assert_int_equal(unlink(path), 0);
     assert_true(g.d->reload(g.ctx) < 0);

@@ -106,8 +106,8 @@ static void ipv6(struct pk *p, uint8_t nh, const char *src, const char *dst)
 static void eth(struct pk *p, uint16_t etype, uint8_t macbyte)
 {
     uint8_t *h = push(p, 14);
-    memset(h, macbyte, 6);           /* dst */
-    memset(h + 6, macbyte + 1, 6);   /* src */
+    memset(h, macbyte, 6);         /* dst */
+    memset(h + 6, macbyte + 1, 6); /* src */
     w16(h + 12, etype);
 }
 static void gtp(struct pk *p, uint32_t teid, uint8_t flags, int ext)
@@ -266,9 +266,8 @@ static void test_gtp_replace(void **state)
     struct pm_rec *r0, *r1, *r2;
     (void)state;
 
-    assert_int_equal(tun_open(&t, "tunnel_0", "gtp, 2152", NULL, NULL, NULL,
-                              NULL),
-                     0);
+    assert_int_equal(
+        tun_open(&t, "tunnel_0", "gtp, 2152", NULL, NULL, NULL, NULL), 0);
     inner_tcp4(&p);
     gtp(&p, 0x1234, 0x30, 0);
     outer_udp4(&p, 2152, 2152);
@@ -387,9 +386,8 @@ static void test_vxlan(void **state)
     /* replace mode: the inner frame's MACs replace the outer ones */
     fakehost_reset();
     b = fakehost_batch(4);
-    assert_int_equal(tun_open(&t, "tunnel_0", "vxlan, 4789", NULL, NULL, NULL,
-                              NULL),
-                     0);
+    assert_int_equal(
+        tun_open(&t, "tunnel_0", "vxlan, 4789", NULL, NULL, NULL, NULL), 0);
     r2 = add_pkt(b, pk_data(&p), pk_len(&p), pk_len(&p));
     assert_int_equal(t.d->process(t.ctx, b), 0);
     assert_hosts(&r2->src_host, &r2->dst_host, "10.3.3.3", "10.4.4.4");
@@ -453,9 +451,8 @@ static void test_not_matching(void **state)
     struct pm_rec *r0, *r1, *r2;
     (void)state;
 
-    assert_int_equal(tun_open(&t, "tunnel_0", "gtp, 3386", NULL, NULL, NULL,
-                              NULL),
-                     0);
+    assert_int_equal(
+        tun_open(&t, "tunnel_0", "gtp, 3386", NULL, NULL, NULL, NULL), 0);
     inner_tcp4(&p); /* GTP on 2152 but the stack wants 3386 */
     gtp(&p, 1, 0x30, 0);
     outer_udp4(&p, 2152, 2152);
@@ -491,8 +488,8 @@ static void test_malformed(void **state)
     uint32_t i;
     (void)state;
 
-    assert_int_equal(tun_open(&t, "tunnel_0", "gtp, 2152", "tunnel_1",
-                              "vxlan", "tunnel_2", "gre"),
+    assert_int_equal(tun_open(&t, "tunnel_0", "gtp, 2152", "tunnel_1", "vxlan",
+                              "tunnel_2", "gre"),
                      0);
     inner_tcp4(&p); /* GTPv2 */
     gtp(&p, 1, 0x48, 0);
@@ -580,9 +577,9 @@ static void test_nested_and_depth_limit(void **state)
     /* 4 layers (the maximum) on 5 nested tunnels: 4 removed */
     fakehost_reset();
     b = fakehost_batch(8);
-    assert_int_equal(tun_open(&t, "tunnel_0", "gre; gre; gre; gre", NULL, NULL,
-                              NULL, NULL),
-                     0);
+    assert_int_equal(
+        tun_open(&t, "tunnel_0", "gre; gre; gre; gre", NULL, NULL, NULL, NULL),
+        0);
     nested_gre(&p, 5);
     r = add_pkt(b, pk_data(&p), pk_len(&p), pk_len(&p));
     nested_gre(&p, 2); /* fewer tunnels than layers: all removed */
@@ -611,6 +608,31 @@ static void test_nested_and_depth_limit(void **state)
     assert_int_equal(t.d->process(t.ctx, b), 0);
     assert_hosts(&r->src_host, &r->dst_host, "10.1.1.1", "10.2.2.2");
     assert_int_equal(r->gtp_teid, 99);
+    tun_close(&t);
+
+    /* GTP inside VXLAN, tunnel mode: the MACs are the VXLAN frame's, both
+     * ids are set */
+    fakehost_reset();
+    b = fakehost_batch(8);
+    assert_int_equal(tun_open(&t, "tunnel_0", "vxlan; gtp", "tunnel_mode",
+                              "tunnel", NULL, NULL),
+                     0);
+    inner_tcp4(&p);
+    gtp(&p, 42, 0x30, 0);
+    udp(&p, 2152, 2152);
+    ipv4(&p, 17, "172.16.0.1", "172.16.0.2", 0);
+    eth(&p, 0x0800, 0xe0);
+    vxlan(&p, 17, 0x08);
+    outer_udp4(&p, 5, 4789);
+    r = add_pkt(b, pk_data(&p), pk_len(&p), pk_len(&p));
+    assert_int_equal(t.d->process(t.ctx, b), 0);
+    assert_hosts(&r->src_host, &r->dst_host, "192.0.2.1", "192.0.2.2");
+    assert_hosts(&r->tunnel_src_host, &r->tunnel_dst_host, "10.1.1.1",
+                 "10.2.2.2");
+    assert_int_equal(r->tunnel_src_mac[0], 0xe1);
+    assert_int_equal(r->tunnel_dst_mac[0], 0xe0);
+    assert_int_equal(r->gtp_teid, 42);
+    assert_int_equal(r->vxlan, 17);
     tun_close(&t);
 }
 
@@ -657,10 +679,10 @@ static void test_truncation_every_byte(void **state)
 
                 fakehost_reset();
                 b = fakehost_batch(2);
-                assert_int_equal(
-                    tun_open(&t, "tunnel_0", "gtp, 2152", "tunnel_1", "vxlan",
-                             "tunnel_2", "gre; gre; gre; gre"),
-                    0);
+                assert_int_equal(tun_open(&t, "tunnel_0", "gtp, 2152",
+                                          "tunnel_1", "vxlan", "tunnel_2",
+                                          "gre; gre; gre; gre"),
+                                 0);
                 if (m) {
                     /* tunnel mode set through the config */
                     tun_close(&t);
@@ -700,26 +722,24 @@ static void test_config_errors(void **state)
                      -EINVAL);
     assert_non_null(strstr(fakehost_log_text(), "more than 4 layers"));
     tun_close(&t);
-    assert_int_equal(tun_open(&t, "tunnel_0", "ipip, 4", NULL, NULL, NULL,
-                              NULL),
-                     -EINVAL);
-    assert_non_null(strstr(fakehost_log_text(), "unknown tunnel protocol 'ipip'"));
+    assert_int_equal(
+        tun_open(&t, "tunnel_0", "ipip, 4", NULL, NULL, NULL, NULL), -EINVAL);
+    assert_non_null(
+        strstr(fakehost_log_text(), "unknown tunnel protocol 'ipip'"));
     tun_close(&t);
-    assert_int_equal(tun_open(&t, "tunnel_0", "gtp, 70000", NULL, NULL, NULL,
-                              NULL),
-                     -EINVAL);
+    assert_int_equal(
+        tun_open(&t, "tunnel_0", "gtp, 70000", NULL, NULL, NULL, NULL),
+        -EINVAL);
     tun_close(&t);
-    assert_int_equal(tun_open(&t, "tunnel_0", "gre, 5", NULL, NULL, NULL,
-                              NULL),
+    assert_int_equal(tun_open(&t, "tunnel_0", "gre, 5", NULL, NULL, NULL, NULL),
                      -EINVAL);
     tun_close(&t);
     assert_int_equal(tun_open(&t, "tunnel_3", " ; ", NULL, NULL, NULL, NULL),
                      -EINVAL);
     tun_close(&t);
     /* gtp without a port: 2152; spaces and case tolerated */
-    assert_int_equal(tun_open(&t, "tunnel_0", "  GTP ;", NULL, NULL, NULL,
-                              NULL),
-                     0);
+    assert_int_equal(
+        tun_open(&t, "tunnel_0", "  GTP ;", NULL, NULL, NULL, NULL), 0);
     tun_close(&t);
 }
 

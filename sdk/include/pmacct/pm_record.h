@@ -285,8 +285,8 @@ struct pm_rec {
     char dst_host_country[4];
     pm_sref_t src_host_pocode;
     pm_sref_t dst_host_pocode;
-    float src_host_lat, src_host_lon;
-    float dst_host_lat, dst_host_lon;
+    double src_host_lat, src_host_lon; /* degrees, as the GeoIP db holds them */
+    double dst_host_lat, dst_host_lon;
 
     /* classification and tagging */
     pm_sref_t class_name;

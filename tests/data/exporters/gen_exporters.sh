@@ -30,7 +30,7 @@ trap cleanup EXIT
 capture_start() {
     local name=$1 port=$2 ns=${3:-} pre=()
     [ -n "$ns" ] && pre=(ip netns exec "$ns")
-    "${pre[@]}" tcpdump -i lo -U -n -s 0 -w "$out/$name.pcap" "udp and dst port $port" \
+    "${pre[@]}" tcpdump -i lo -U --immediate-mode -n -s 0 -w "$out/$name.pcap" "udp and dst port $port" \
         2>"$work/$name.tcpdump" &
     TCPDUMP_PID=$!
     for _ in $(seq 100); do
@@ -49,11 +49,12 @@ capture_stop() {
 }
 
 # --- softflowd reading the sample (v5, v9, IPFIX; v9 also 1-in-4 sampled) ---
+# (-c none: with a control socket softflowd 1.1.0 -r may block in accept() forever)
 softflowd_cap() { # NAME PORT ARGS...
     local name=$1 port=$2
     shift 2
     capture_start "$name" "$port"
-    softflowd -d -r "$sample" -n "127.0.0.1:$port" -p "$work/sf.pid" -c "$work/sf.ctl" "$@" \
+    softflowd -d -r "$sample" -n "127.0.0.1:$port" -p "$work/sf.pid" -c none "$@" \
         >"$work/$name.log" 2>&1
     capture_stop "$name"
 }

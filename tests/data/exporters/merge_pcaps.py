@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""merge_pcaps.py OUT.pcap [--map MAPFILE] SRC=FILE[+FILE...] ...
+
+Writes one Ethernet pcap holding the UDP datagrams of every FILE, in the
+order given, with the IPv4 source address of each group replaced by SRC (so
+that every capture is a separate exporter for nfacctd/sfacctd and its rows
+can be told apart by peer_src_ip).  FILE is a pcap (Ethernet, Linux SLL or
+raw IPv4; IPv4/UDP datagrams, 802.1Q tags skipped) or a raw datagram (*.dat:
+UDP payload only, sent to port 2055 with a timestamp taken from the running
+clock of the merged file).  Packets keep their timestamps.  Plain Python, no
+scapy: the tests call it on every run.
+"""
+import struct
+import sys
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def read_pcap(path):
+    """yield (sec, usec, udp_sport, udp_dport, payload)"""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        raise SystemExit("%s: not a classic pcap" % path)
+    nsec = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    linktype = struct.unpack(e + "I", data[20:24])[0]
+    off = 24
+    while off + 16 <= len(data):
+        sec, frac, incl, _orig = struct.unpack(e + "IIII", data[off:off + 16])
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        usec = frac // 1000 if nsec else frac
+        if linktype == 1:
+            et, p = struct.unpack("!H", pkt[12:14])[0], 14
+            while et in (0x8100, 0x88A8):
+                et, p = struct.unpack("!H", pkt[p + 2:p + 4])[0], p + 4
+        elif linktype == 113:
+            et, p = struct.unpack("!H", pkt[14:16])[0], 16
+        elif linktype in (101, 12, 228):
+            et, p = 0x0800, 0
+        else:
+            raise SystemExit("%s: link type %d not handled" % (path, linktype))
+        if et != 0x0800 or len(pkt) < p + 20:
+            continue
+        ip = pkt[p:]
+        ihl = (ip[0] & 15) * 4
+        if ip[9] != 17 or (struct.unpack("!H", ip[6:8])[0] & 0x3FFF):
+            continue  # not UDP, or a fragment
+        tot = struct.unpack("!H", ip[2:4])[0]
+        udp = ip[ihl:tot]
+        sport, dport, ulen = struct.unpack("!HHH", udp[:6])
+        yield sec, usec, sport, dport, udp[8:ulen]
+
+
+def frame(src, sport, dport, payload):
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+                      bytes(int(x) for x in src.split(".")), bytes([127, 0, 0, 1]))
+    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
+    return b"\x00" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + hdr + udp
+
+
+def main():
+    args = sys.argv[1:]
+    out = args.pop(0)
+    mapfile = None
+    if args and args[0] == "--map":
+        args.pop(0)
+        mapfile = args.pop(0)
+    recs, maps = [], []
+    clock = (1700000000, 0)
+    for g in args:
+        src, files = g.split("=", 1)
+        maps.append("%s %s" % (src, files))
+        for fn in files.split("+"):
+            if fn.endswith(".dat"):
+                with open(fn, "rb") as f:
+                    recs.append((clock[0], clock[1], frame(src, 40000, 2055, f.read())))
+                clock = (clock[0], clock[1] + 1)
+                continue
+            for sec, usec, sp, dp, pl in read_pcap(fn):
+                recs.append((sec, usec, frame(src, sp, dp, pl)))
+                clock = (sec, usec + 1)
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for sec, usec, fr in recs:
+            f.write(struct.pack("<IIII", sec, usec, len(fr), len(fr)) + fr)
+    if mapfile:
+        with open(mapfile, "w") as f:
+            f.write("\n".join(maps) + "\n")
+
+
+main()
