@@ -174,7 +174,8 @@ struct pm_cache *pmc_cache_new(const struct pm_instance *inst,
     for (i = 0; inst && i < inst->naggregate; i++) {
         unsigned id = inst->aggregate[i];
         const struct pm_prim_def *d = pmc_prim_def(id);
-        if (id >= PM_P_CUSTOM_BASE && id < PM_P_MAX) {
+        if (id >= PM_P_CUSTOM_BASE && id < PM_P_MAX && !d) {
+            /* unknown to the registry: key on the whole block */
             custom = 1;
             pm_pset_set(&c->present, id);
             continue;

@@ -99,4 +99,5 @@ void pmd_host_fill(struct pmd *d, struct pm_host *h)
     h->frag_new = pmc_frag_new;
     h->frag_free = pmc_frag_free;
     h->frag_track = pmc_frag_track;
+    h->custom_prims = pmc_custom_prims;
 }

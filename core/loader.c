@@ -313,7 +313,8 @@ int modset_scan(struct modset *ms)
             names[nn++] = strdup(de->d_name);
         }
         closedir(dir);
-        qsort(names, nn, sizeof(*names), cmp_str);
+        if (nn)
+            qsort(names, nn, sizeof(*names), cmp_str);
         for (j = 0; j < nn; j++) {
             char name[256], path[4096], err[1024];
             size_t len = strlen(names[j]);

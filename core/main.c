@@ -137,7 +137,14 @@ static void version(const struct pmd *d)
 
 static void list_prims(const struct pmd *d)
 {
-    unsigned i, n = pmc_prim_count();
+    unsigned i, n;
+    const struct conf_entry *e =
+        conf_find(&d->conf, "aggregate_primitives", NULL);
+    char err[512];
+    if (e && e->value[0] && pmc_custom_load(e->value, err, sizeof(err)) < 0)
+        fprintf(stderr, "%s: %s: key 'aggregate_primitives': %s\n",
+                d->daemon, conf_where(e), err);
+    n = pmc_prim_count();
     printf("%s, %s %s\n\n", title_of(d->daemon), d->daemon, PACKAGE_VERSION);
     for (i = 0; i < n; i++) {
         const struct pm_prim_info *p = pmc_prim_at(i);

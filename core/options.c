@@ -61,6 +61,11 @@ const struct pm_option pmd_core_options[] = {
      0},
     {"files_umask", PM_OPT_STR, PM_OPTF_GLOBAL, CO(files_umask), NULL,
      "octal", "umask for files the daemon creates, e.g. 077", 0},
+    {"aggregate_primitives", PM_OPT_PATH, PM_OPTF_GLOBAL,
+     CO(aggregate_primitives), NULL, "file",
+     "custom primitives (pmacct's primitives.lst syntax: name=, "
+     "field_type=, packet_ptr=, len=, semantics=), usable in aggregate",
+     0},
     {"plugin_pipe_size", PM_OPT_STR, PM_OPTF_COMPAT, CO(compat[0]), NULL,
      NULL,
      "ignored: queues are sized by pipeline_queue_batches x "
@@ -935,6 +940,16 @@ int pmd_resolve(struct pmd *d)
             return rc; /* already reported by check_value */
     }
     log_set_debug(d->cc.debug);
+    pmc_custom_reset();
+    if (d->cc.aggregate_primitives && d->cc.aggregate_primitives[0] &&
+        (rc = pmc_custom_load(d->cc.aggregate_primitives, err,
+                              sizeof(err))) < 0) {
+        pmd_error(d, "%s: key 'aggregate_primitives': %s",
+                  conf_where(conf_find(&d->conf, "aggregate_primitives",
+                                       NULL)),
+                  err);
+        return rc;
+    }
     {
         const struct conf_entry *e = conf_find(&d->conf, "pcap_savefile", NULL);
         if (!e)

@@ -7,10 +7,10 @@
  * the host table.
  *
  * Shared between threads:
- *  - each pipeline's queue (struct bqueue) and pool (struct bpool): one
- *    mutex each, taken once per batch, never per record.  The consumer is
- *    woken only when it sleeps (consumer_waiting), a producer only when one
- *    waits (producers_waiting).
+ *  - each pipeline's queue and pool: bounded lock-free rings (core/queue.c),
+ *    one push and one pop per batch, never per record, no lock on the fast
+ *    path.  The consumer is woken only when it sleeps, a producer (policy
+ *    block) or a batch_get only when one waits.
  *  - d->stop_captures, d->stop_all, d->reload_gen: atomics.
  *  - d->mu/d->cv: captures report their end to the main thread.
  *  - counters: relaxed atomics (stats.c).
@@ -37,27 +37,18 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void cond_init_mono(pthread_cond_t *c)
-{
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
-}
-
 /* ---- pools --------------------------------------------------------------- */
 
 static int pool_init(struct bpool *p, uint32_t n, uint32_t cap,
                      uint32_t pktbuf)
 {
     uint32_t i;
+    int rc;
     memset(p, 0, sizeof(*p));
-    pthread_mutex_init(&p->mu, NULL);
-    cond_init_mono(&p->avail);
-    p->free = calloc(n, sizeof(*p->free));
+    if ((rc = pmq_init(&p->free, n)) < 0)
+        return rc;
     p->all = calloc(n, sizeof(*p->all));
-    if (!p->free || !p->all)
+    if (!p->all)
         return -ENOMEM;
     for (i = 0; i < n; i++) {
         struct pm_batch *b = pmc_batch_new(cap, ARENA_BYTES, pktbuf);
@@ -65,9 +56,8 @@ static int pool_init(struct bpool *p, uint32_t n, uint32_t cap,
             return -ENOMEM;
         b->core_private = p;
         p->all[i] = b;
-        p->free[i] = b;
         p->total++;
-        p->nfree++;
+        pmq_push(&p->free, b, 0); /* never full: capacity n */
     }
     return 0;
 }
@@ -78,107 +68,32 @@ static void pool_fini(struct bpool *p)
     for (i = 0; p->all && i < p->total; i++)
         pmc_batch_free(p->all[i]);
     free(p->all);
-    free(p->free);
-    if (p->total || p->all) {
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->avail);
-    }
+    pmq_fini(&p->free);
     memset(p, 0, sizeof(*p));
 }
+
+static int flag_set(void *p) { return load_flag(p); }
 
 /* A free batch, or NULL when *stop becomes non-zero while waiting. */
 static struct pm_batch *pool_get(struct bpool *p, const int *stop)
 {
-    struct pm_batch *b = NULL;
-    pthread_mutex_lock(&p->mu);
-    while (!p->nfree && !(stop && load_flag(stop))) {
-        p->waiting++;
-        pthread_cond_wait(&p->avail, &p->mu);
-        p->waiting--;
-    }
-    if (p->nfree)
-        b = p->free[--p->nfree];
-    pthread_mutex_unlock(&p->mu);
+    void *b = NULL;
+    if (pmq_pop_wait(&p->free, &b, 0, stop ? flag_set : NULL,
+                     (void *)stop) < 0)
+        return NULL;
     return b;
 }
 
 static void pool_put(struct pm_batch *b)
 {
     struct bpool *p = b->core_private;
-    pthread_mutex_lock(&p->mu);
-    p->free[p->nfree++] = b;
-    if (p->waiting)
-        pthread_cond_signal(&p->avail);
-    pthread_mutex_unlock(&p->mu);
+    pmq_push(&p->free, b, 1); /* room for every batch of the pool */
 }
 
 static void pool_wake(struct bpool *p)
 {
-    if (!p->total)
-        return;
-    pthread_mutex_lock(&p->mu);
-    pthread_cond_broadcast(&p->avail);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* ---- queues -------------------------------------------------------------- */
-
-static int q_init(struct bqueue *q, uint32_t cap)
-{
-    memset(q, 0, sizeof(*q));
-    pthread_mutex_init(&q->mu, NULL);
-    cond_init_mono(&q->nonempty);
-    cond_init_mono(&q->nonfull);
-    q->cap = cap;
-    q->ring = calloc(cap, sizeof(*q->ring));
-    return q->ring ? 0 : -ENOMEM;
-}
-
-static void q_fini(struct bqueue *q)
-{
-    if (!q->ring)
-        return;
-    free(q->ring);
-    pthread_mutex_destroy(&q->mu);
-    pthread_cond_destroy(&q->nonempty);
-    pthread_cond_destroy(&q->nonfull);
-    memset(q, 0, sizeof(*q));
-}
-
-/* 0, or -ENOBUFS when full and !block. */
-static int q_push(struct bqueue *q, struct pm_batch *b, int block)
-{
-    pthread_mutex_lock(&q->mu);
-    while (q->n == q->cap) {
-        if (!block) {
-            pthread_mutex_unlock(&q->mu);
-            return -ENOBUFS;
-        }
-        q->producers_waiting++;
-        pthread_cond_wait(&q->nonfull, &q->mu);
-        q->producers_waiting--;
-    }
-    q->ring[(q->head + q->n) % q->cap] = b;
-    __atomic_store_n(&q->n, q->n + 1, __ATOMIC_RELAXED);
-    if (q->consumer_waiting)
-        pthread_cond_signal(&q->nonempty);
-    pthread_mutex_unlock(&q->mu);
-    return 0;
-}
-
-static void q_set_done(struct bqueue *q)
-{
-    pthread_mutex_lock(&q->mu);
-    q->done = 1;
-    pthread_cond_broadcast(&q->nonempty);
-    pthread_mutex_unlock(&q->mu);
-}
-
-static void q_poke(struct bqueue *q)
-{
-    pthread_mutex_lock(&q->mu);
-    pthread_cond_broadcast(&q->nonempty);
-    pthread_mutex_unlock(&q->mu);
+    if (p->total)
+        pmq_wake(&p->free);
 }
 
 /* ---- host batch functions ------------------------------------------------ */
@@ -243,7 +158,7 @@ int pmd_batch_emit(const struct pm_instance *inst, struct pm_batch *b)
         struct pm_batch *nb;
         if (pl->overload_drop) {
             /* racy peek: avoids a copy that would be dropped anyway */
-            if (__atomic_load_n(&pl->q.n, __ATOMIC_RELAXED) >= pl->q.cap) {
+            if (pmq_count(&pl->q) >= pl->q.cap) {
                 queue_full(d, pl, n);
                 rc = -ENOBUFS;
                 continue;
@@ -258,13 +173,13 @@ int pmd_batch_emit(const struct pm_instance *inst, struct pm_batch *b)
             continue;
         }
         nb->origin = b->origin;
-        if (q_push(&pl->q, nb, !pl->overload_drop) < 0) {
+        if (pmq_push(&pl->q, nb, !pl->overload_drop) < 0) {
             pool_put(nb);
             queue_full(d, pl, n);
             rc = -ENOBUFS;
         }
     }
-    if (q_push(&d->pls[0]->q, b, !d->pls[0]->overload_drop) < 0) {
+    if (pmq_push(&d->pls[0]->q, b, !d->pls[0]->overload_drop) < 0) {
         pool_put(b);
         queue_full(d, d->pls[0], n);
         rc = -ENOBUFS;
@@ -356,48 +271,32 @@ static void pl_reload(struct pipeline *pl)
     }
 }
 
+static int reload_pending(void *arg)
+{
+    struct pipeline *pl = arg;
+    return __atomic_load_n(&pl->st[0]->d->reload_gen, __ATOMIC_ACQUIRE) !=
+           pl->reload_seen;
+}
+
 static void *pl_main(void *arg)
 {
     struct pipeline *pl = arg;
     struct pmd *d = pl->st[0]->d;
-    struct bqueue *q = &pl->q;
+    struct pmq *q = &pl->q;
     uint64_t next_tick = mono_ns() + 1000000000ull;
     size_t i;
 
     for (;;) {
-        struct pm_batch *b = NULL;
-        int done = 0;
+        void *b = NULL;
         unsigned gen;
         uint64_t now;
+        /* an item; else sleep until one comes, the tick is due, a reload
+         * is asked for or the queue is closed and drained (-EPIPE) */
+        int rc = pmq_pop_wait(q, &b, next_tick, reload_pending, pl);
 
-        pthread_mutex_lock(&q->mu);
-        while (!q->n && !q->done) {
-            struct timespec ts;
-            now = mono_ns();
-            if (now >= next_tick)
-                break;
-            ts.tv_sec = (time_t)(next_tick / 1000000000ull);
-            ts.tv_nsec = (long)(next_tick % 1000000000ull);
-            q->consumer_waiting = 1;
-            pthread_cond_timedwait(&q->nonempty, &q->mu, &ts);
-            q->consumer_waiting = 0;
-            if (__atomic_load_n(&d->reload_gen, __ATOMIC_ACQUIRE) !=
-                pl->reload_seen)
-                break;
-        }
-        if (q->n) {
-            b = q->ring[q->head];
-            q->head = (q->head + 1) % q->cap;
-            __atomic_store_n(&q->n, q->n - 1, __ATOMIC_RELAXED);
-            if (q->producers_waiting)
-                pthread_cond_signal(&q->nonfull);
-        } else if (q->done) {
-            done = 1;
-        }
-        __atomic_store_n(pl->c_qdepth, (uint64_t)q->n, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&q->mu);
-
-        if (b) {
+        __atomic_store_n(pl->c_qdepth, (uint64_t)pmq_count(q),
+                         __ATOMIC_RELAXED);
+        if (rc == 0) {
             run_batch(pl, b);
             pool_put(b);
         }
@@ -411,7 +310,7 @@ static void *pl_main(void *arg)
             pl_tick(pl);
             next_tick = now + 1000000000ull;
         }
-        if (done)
+        if (rc == -EPIPE)
             break;
     }
     for (i = 0; i < pl->nst; i++) {
@@ -479,7 +378,7 @@ void pmd_request_reload(struct pmd *d)
     if (!load_flag(&d->running))
         return;
     for (i = 0; i < d->npls; i++)
-        q_poke(&d->pls[i]->q);
+        pmq_wake(&d->pls[i]->q);
 }
 
 static void each_stage(struct pmd *d, void (*fn)(struct pmd *, struct stage *))
@@ -556,7 +455,7 @@ static void teardown(struct pmd *d)
     each_stage(d, fini_one);
     for (i = 0; i < d->npls; i++) {
         pool_fini(&d->pls[i]->pool);
-        q_fini(&d->pls[i]->q);
+        pmq_fini(&d->pls[i]->q);
     }
     for (i = 0; i < d->ncaps; i++)
         if (d->caps[i]->own) {
@@ -578,7 +477,7 @@ int pmd_start(struct pmd *d)
     for (i = 0; i < d->npls; i++) {
         struct pipeline *pl = d->pls[i];
         const char *id = pl->id;
-        if ((rc = q_init(&pl->q, d->queue_batches)) < 0 ||
+        if ((rc = pmq_init(&pl->q, d->queue_batches)) < 0 ||
             (rc = pool_init(&pl->pool,
                             d->queue_batches + (uint32_t)d->ncaps + 2,
                             d->batch_size, pkt)) < 0) {
@@ -685,7 +584,7 @@ int pmd_wait(struct pmd *d)
     /* drain: the pipelines finish what is queued, then flush */
     for (i = 0; i < d->npls; i++)
         if (d->pls[i]->th_started)
-            q_set_done(&d->pls[i]->q);
+            pmq_close(&d->pls[i]->q);
     for (i = 0; i < d->npls; i++)
         if (d->pls[i]->th_started) {
             pthread_join(d->pls[i]->th, NULL);

@@ -7,7 +7,7 @@
  *
  * Shared between threads: struct pmd is built on the main thread before
  * any thread starts and is read-only afterwards, except the fields marked
- * "atomic" and the queues/pools (each with its own lock).
+ * "atomic" and the queues/pools (lock-free rings, core/queue.h).
  */
 #ifndef PMACCT_CORE_PMD_H
 #define PMACCT_CORE_PMD_H
@@ -20,6 +20,8 @@
 #include <pmacct/pm_host.h>
 #include <pmacct/pm_module.h>
 #include <pmacct/pm_record.h>
+
+#include "queue.h"
 
 /* ---- conf.c: configuration entries ------------------------------------- */
 struct conf_entry {
@@ -117,6 +119,7 @@ struct core_conf {
     uint64_t queue_batches;
     int overload;
     char *files_umask;
+    char *aggregate_primitives;
     char *compat[8];
 };
 
@@ -142,24 +145,13 @@ struct stage {
     char *name_owned;
 };
 
-struct bqueue {
-    pthread_mutex_t mu;
-    pthread_cond_t nonempty; /* consumer waits */
-    pthread_cond_t nonfull;  /* producers wait (policy block) */
-    struct pm_batch **ring;
-    uint32_t cap, head, n;
-    int consumer_waiting;
-    int producers_waiting;
-    int done; /* no more producers */
-};
-
+/* The queue of a pipeline is a struct pmq of pipeline_queue_batches batch
+ * pointers (core/queue.h: bounded, lock-free, sleeps only when empty/full).
+ * A pool is the same ring holding its free batches. */
 struct bpool {
-    pthread_mutex_t mu;
-    pthread_cond_t avail;
-    struct pm_batch **free;
-    uint32_t nfree, total;
-    int waiting;
+    struct pmq free; /* capacity total: a put never waits */
     struct pm_batch **all;
+    uint32_t total;
 };
 
 struct pipeline {
@@ -175,7 +167,7 @@ struct pipeline {
     int overload_drop;
     int explicit_form;
     /* runtime */
-    struct bqueue q;
+    struct pmq q; /* captures -> this pipeline's thread */
     struct bpool pool;
     pthread_t th;
     int th_started;

@@ -52,6 +52,21 @@ const struct pm_prim_info *pmc_prim_at(unsigned index);
 /* Closest known name to `word` by edit distance, or NULL (for messages). */
 const char *pmc_prim_suggest(const char *word);
 
+/* ---- custom primitives (prim_custom.c) -------------------------------- */
+/* Load pmacct's aggregate_primitives file (examples/primitives.lst
+ * syntax): each entry becomes primitive PM_P_CUSTOM_BASE + n, known to
+ * pmc_prim_lookup/pmc_prim_info/pmc_aggregate_parse from then on.  Call
+ * at start-up, before any `aggregate` is parsed.  Errors: -errno with
+ * "file:line: reason" in err (entries before the bad line stay).
+ * pmc_custom_parse_text: the same from text (fname names it in errors).
+ * pmc_custom_reset: forget every custom primitive (start-up, tests). */
+int pmc_custom_load(const char *path, char *err, size_t errlen);
+int pmc_custom_parse_text(const char *text, const char *fname, char *err,
+                          size_t errlen);
+void pmc_custom_reset(void);
+/* The host's custom_prims(): the entries, *n of them. */
+const struct pm_custom_prim *pmc_custom_prims(uint32_t *n);
+
 /* ---- rendering (render.c) ---------------------------------------------- */
 struct pm_render *pmc_render_new(const struct pm_render_cfg *cfg);
 void pmc_render_free(struct pm_render *r);

@@ -47,6 +47,8 @@ char pmc_roa_char(uint8_t v)
 
 const struct pm_prim_def *pmc_prim_def(unsigned id)
 {
+    if (id >= PM_P_CUSTOM_BASE)
+        return pmc_custom_def(id);
     if (id >= PM_P_COUNT_BUILTIN || !pmc_prim_table[id].info.name)
         return NULL;
     return &pmc_prim_table[id];
@@ -61,7 +63,7 @@ int pmc_prim_lookup(const char *name)
         if (pmc_prim_table[i].info.name &&
             !strcasecmp(pmc_prim_table[i].info.name, name))
             return (int)i;
-    return -ENOENT;
+    return pmc_custom_lookup(name);
 }
 
 const struct pm_prim_info *pmc_prim_info(unsigned id)
@@ -72,11 +74,14 @@ const struct pm_prim_info *pmc_prim_info(unsigned id)
 
 unsigned pmc_prim_count(void)
 {
-    return PM_P_COUNT_BUILTIN;
+    return PM_P_COUNT_BUILTIN + pmc_custom_count();
 }
 
+/* Builtins first, then the custom primitives in file order. */
 const struct pm_prim_info *pmc_prim_at(unsigned index)
 {
+    if (index >= PM_P_COUNT_BUILTIN)
+        return pmc_prim_info(PM_P_CUSTOM_BASE + (index - PM_P_COUNT_BUILTIN));
     return pmc_prim_info(index);
 }
 
@@ -128,6 +133,14 @@ const char *pmc_prim_suggest(const char *word)
             best = pmc_prim_table[i].info.name;
         }
     }
+    for (i = 0; i < pmc_custom_count(); i++) {
+        const struct pm_prim_info *pi = pmc_prim_info(PM_P_CUSTOM_BASE + i);
+        d = edit_distance(word, pi->name);
+        if (d < bestd) {
+            bestd = d;
+            best = pi->name;
+        }
+    }
     for (i = 0; extra_words[i]; i++) {
         d = edit_distance(word, extra_words[i]);
         if (d < bestd) {
@@ -140,13 +153,27 @@ const char *pmc_prim_suggest(const char *word)
 
 /* ---- aggregate ----------------------------------------------------------- */
 
-static int by_order(const void *a, const void *b)
+/* Print order: builtins by their table order, then custom primitives in
+ * the order `aggregate` names them (as pmacct prints them). */
+static unsigned order_key(uint16_t id)
 {
-    const struct pm_prim_def *da = pmc_prim_def(*(const uint16_t *)a);
-    const struct pm_prim_def *db = pmc_prim_def(*(const uint16_t *)b);
-    unsigned oa = da ? da->info.print_order : *(const uint16_t *)a + 1000u;
-    unsigned ob = db ? db->info.print_order : *(const uint16_t *)b + 1000u;
-    return (oa > ob) - (oa < ob);
+    const struct pm_prim_def *d;
+    if (id >= PM_P_CUSTOM_BASE)
+        return 100000u;
+    d = pmc_prim_def(id);
+    return d ? d->info.print_order : id + 1000u;
+}
+
+static void sort_print_order(uint16_t *ids, uint32_t n)
+{
+    uint32_t i, j;
+    for (i = 1; i < n; i++) {
+        uint16_t x = ids[i];
+        unsigned kx = order_key(x);
+        for (j = i; j > 0 && order_key(ids[j - 1]) > kx; j--)
+            ids[j] = ids[j - 1];
+        ids[j] = x;
+    }
 }
 
 int pmc_aggregate_parse(const char *text, uint16_t *ids, uint32_t *nids,
@@ -242,7 +269,7 @@ int pmc_aggregate_parse(const char *text, uint16_t *ids, uint32_t *nids,
                  "primitives");
         return -EINVAL;
     }
-    qsort(ids, n, sizeof(*ids), by_order);
+    sort_print_order(ids, n);
     *nids = n;
     if (sum_mode)
         *sum_mode = sm;
@@ -494,6 +521,66 @@ int pmc_prim_parse(unsigned id, const char *text, struct pm_rec *r,
             return -EINVAL;
         }
         memcpy(f, rd, 8);
+        break;
+    }
+    case PM_VT_C_UINT:
+    case PM_VT_C_HEX: {
+        const char *t = text;
+        unsigned k;
+        int base = d->info.type == PM_VT_C_HEX ? 16 : 10;
+        if (base == 16 && !strncasecmp(t, "0x", 2))
+            t += 2;
+        if (parse_uint(t,
+                       d->size >= 8 ? UINT64_MAX
+                                    : (((uint64_t)1 << (8 * d->size)) - 1),
+                       &v, base) < 0)
+            return -EINVAL;
+        for (k = 0; k < d->size; k++)
+            f[d->size - 1 - k] = (uint8_t)(v >> (8 * k));
+        break;
+    }
+    case PM_VT_C_IP: {
+        pm_ip_t ip;
+        if (parse_ip(text, &ip) < 0 || (ip.af == 4) != (d->size == 4))
+            return -EINVAL;
+        memcpy(f, ip.a, d->size);
+        break;
+    }
+    case PM_VT_C_MAC: {
+        unsigned m[6];
+        int i, used = 0;
+        if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%n", &m[0], &m[1], &m[2],
+                   &m[3], &m[4], &m[5], &used) != 6 ||
+            text[used])
+            return -EINVAL;
+        for (i = 0; i < 6; i++)
+            f[i] = (uint8_t)m[i];
+        break;
+    }
+    case PM_VT_C_STR: {
+        size_t len = strlen(text);
+        if (len > d->size)
+            return -EINVAL;
+        memset(f, 0, d->size);
+        memcpy(f, text, len);
+        break;
+    }
+    case PM_VT_C_RAW: {
+        unsigned k;
+        const char *t = text;
+        memset(f, 0, d->size);
+        for (k = 0; k < d->size; k++) {
+            unsigned x;
+            int used = 0;
+            if (sscanf(t, "%2x%n", &x, &used) != 1 || used != 2)
+                return -EINVAL;
+            f[k] = (uint8_t)x;
+            t += 2;
+            if (*t == '-')
+                t++;
+        }
+        if (*t)
+            return -EINVAL;
         break;
     }
     default:

@@ -30,6 +30,13 @@ enum pm_vtype {
     PM_VT_ROA,      /* uint8_t, printed as a letter */
     PM_VT_RD,       /* uint8_t[8] */
     PM_VT_CHAR,     /* uint8_t printed as a character */
+    /* custom primitives: bytes as on the wire in pm_rec.custom[] */
+    PM_VT_C_UINT, /* big-endian unsigned, printed in decimal */
+    PM_VT_C_HEX,  /* big-endian unsigned, printed in hex */
+    PM_VT_C_IP,   /* 4 or 16 bytes */
+    PM_VT_C_MAC,  /* 6 bytes */
+    PM_VT_C_STR,  /* up to size bytes, NUL-terminated when shorter */
+    PM_VT_C_RAW,  /* bytes printed as XX-XX-... */
 };
 
 struct pm_prim_def {
@@ -43,6 +50,11 @@ struct pm_prim_def {
 };
 
 const struct pm_prim_def *pmc_prim_def(unsigned id);
+
+/* Custom primitives (prim_custom.c). */
+const struct pm_prim_def *pmc_custom_def(unsigned id);
+int pmc_custom_lookup(const char *name);
+unsigned pmc_custom_count(void);
 
 /* Protocol name as pmacct prints it, or NULL for a bare number. */
 const char *pmc_proto_name(uint8_t proto);

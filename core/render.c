@@ -419,6 +419,39 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
                          ((uint32_t)f[6] << 8) | f[7]);
         return Q_STR;
     }
+    case PM_VT_C_UINT:
+    case PM_VT_C_HEX: {
+        uint64_t v = 0;
+        unsigned k;
+        for (k = 0; k < d->size && k < 8; k++)
+            v = (v << 8) | f[k];
+        snprintf(s, n, d->info.type == PM_VT_C_HEX ? "%" PRIx64 : "%" PRIu64,
+                 v);
+        return Q_STR; /* pmacct quotes custom values in JSON */
+    }
+    case PM_VT_C_IP:
+        inet_ntop(d->size == 16 ? AF_INET6 : AF_INET, f, s, (socklen_t)n);
+        return Q_STR;
+    case PM_VT_C_MAC:
+        snprintf(s, n, "%02x:%02x:%02x:%02x:%02x:%02x", f[0], f[1], f[2], f[3],
+                 f[4], f[5]);
+        return Q_STR;
+    case PM_VT_C_STR: {
+        size_t k = 0;
+        while (k < d->size && f[k])
+            k++;
+        *str = (const char *)f;
+        *slen = k;
+        s[0] = 0;
+        return Q_STR;
+    }
+    case PM_VT_C_RAW: {
+        size_t k, o = 0;
+        s[0] = 0;
+        for (k = 0; k < d->size && o + 4 <= n; k++)
+            o += (size_t)snprintf(s + o, n - o, "%s%02X", k ? "-" : "", f[k]);
+        return Q_STR;
+    }
     default:
         s[0] = 0;
         return Q_STR;
@@ -466,7 +499,7 @@ static int json_kv(struct pm_buf *out, const char *key, const char *v,
 static int row_json(struct pm_render *r, const struct pm_row *row,
                     struct pm_buf *out)
 {
-    char v[128];
+    char v[256];
     uint32_t i;
     int first = 1;
     if (buf_reserve(out, 256) < 0)
@@ -539,7 +572,7 @@ static int row_json(struct pm_render *r, const struct pm_row *row,
 int pmc_render_row(struct pm_render *r, const struct pm_row *row,
                    struct pm_buf *out)
 {
-    char v[128];
+    char v[256];
     uint32_t i;
     int csv = r->cfg.fmt == PM_FMT_CSV;
     const char *sep = r->separator;

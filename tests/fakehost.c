@@ -491,7 +491,18 @@ static const struct pm_host fh_host = {
     .frag_new = pmc_frag_new,
     .frag_free = pmc_frag_free,
     .frag_track = pmc_frag_track,
+    .custom_prims = pmc_custom_prims,
 };
+
+void fakehost_custom_prims(const char *text)
+{
+    char err[512];
+    pmc_custom_reset();
+    if (text && pmc_custom_parse_text(text, "fakehost", err, sizeof(err)) < 0) {
+        fprintf(stderr, "fakehost_custom_prims: %s\n", err);
+        abort();
+    }
+}
 
 const struct pm_host *fakehost(void)
 {

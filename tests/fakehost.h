@@ -35,5 +35,8 @@ uint64_t fakehost_counter_value(const char *name);
 void fakehost_set_stop(int stop);
 void fakehost_set_capture_needs(uint32_t flags, uint32_t snaplen);
 void fakehost_reset(void);
+/* Register custom primitives from primitives.lst text (replacing any);
+ * abort()s on a parse error.  NULL: none.  Not undone by fakehost_reset. */
+void fakehost_custom_prims(const char *text);
 
 #endif

@@ -14,6 +14,15 @@ echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs=$(sed -e 's/#.*//' "$here"/deps/*.txt | tr -s ' \t\n' ' ')
 
+# Servers installed for the tests (PostgreSQL, MariaDB, RabbitMQ, nginx,
+# sshd, ...) are started by the tests themselves on high ports in temp dirs:
+# keep their packages from starting system services while installing.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \

@@ -111,6 +111,12 @@ int nf_ctx_init(struct nf_ctx *c, const struct pm_host *host,
         nf_ctx_fini(c);
         return -ENOMEM;
     }
+    if (host->size >= offsetof(struct pm_host, custom_prims) +
+                          sizeof(host->custom_prims) &&
+        host->custom_prims)
+        c->cprims = host->custom_prims(&c->ncprims);
+    if (!c->cprims)
+        c->ncprims = 0;
 #define CNT(f, n, h) c->f = host->counter(inst, n, h)
     CNT(c_datagrams, "datagrams", "datagrams received");
     CNT(c_records, "records", "flow records decoded");

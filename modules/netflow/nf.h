@@ -148,6 +148,9 @@ struct nf_ctx {
         *c_seq_gaps, *c_dropped_pending, *c_templates, *c_templates_refused,
         *c_options, *c_denied, *c_bad_version, *c_no_batch;
     uint64_t *c_version[11]; /* index 1,5,7,8,9,10 */
+    /* custom primitives read from templates (field_type=) */
+    const struct pm_custom_prim *cprims;
+    uint32_t ncprims;
 };
 
 /* netflow.c */

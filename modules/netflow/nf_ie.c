@@ -502,6 +502,32 @@ static uint32_t flow_rate(const struct nf_flow *fl)
     return fl->rate;
 }
 
+/* Custom primitives with a field_type: the field's bytes as they are on
+ * the wire.  As nfacctd 1.7.7 does (observed), a primitive is filled only
+ * when the field has exactly `len` bytes, whatever its semantics; a field
+ * of another length leaves it unset (printed as zero).  The first matching
+ * field of the template wins. */
+static void custom(struct nf_ctx *c, struct pm_rec *r, const struct nf_tmpl *t,
+                   const uint8_t *p, const uint32_t *off, const uint16_t *len)
+{
+    for (uint32_t k = 0; k < c->ncprims; k++) {
+        const struct pm_custom_prim *cp = &c->cprims[k];
+        if (!cp->field_type || pm_rec_has(r, cp->id))
+            continue;
+        for (uint16_t i = 0; i < t->nfields; i++) {
+            const struct nf_field *f = &t->f[i];
+            uint32_t n = len[i];
+            if (f->id != cp->field_type || f->pen != cp->pen || !n)
+                continue;
+            if (n != cp->len)
+                continue;
+            memcpy(r->custom + cp->rec_off, p + off[i], n);
+            pm_rec_set(r, cp->id);
+            break;
+        }
+    }
+}
+
 int nf_ie_record(struct nf_ctx *c, struct nf_hdr *h, const struct nf_tmpl *t,
                  const uint8_t *p, const uint32_t *off, const uint16_t *len)
 {
@@ -512,6 +538,8 @@ int nf_ie_record(struct nf_ctx *c, struct nf_hdr *h, const struct nf_tmpl *t,
         return -ENOBUFS;
     for (uint16_t i = 0; i < t->nfields; i++)
         apply(h, r, &fl, &t->f[i], p + off[i], len[i]);
+    if (c->ncprims)
+        custom(c, r, t, p, off, len);
 
     r->bytes = (fl.have & H_BYTES)   ? fl.bytes
                : (fl.have & H_TOTB)  ? fl.totb

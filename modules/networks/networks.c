@@ -416,8 +416,10 @@ static int nets_load(const char *path, struct net_data **out, char *err,
         }
         d->e[d->ne++] = ent;
     }
-    qsort(p4, n4, sizeof(*p4), pfx_cmp);
-    qsort(p6, n6, sizeof(*p6), pfx_cmp);
+    if (n4)
+        qsort(p4, n4, sizeof(*p4), pfx_cmp);
+    if (n6)
+        qsort(p6, n6, sizeof(*p6), pfx_cmp);
     if ((rc = tab_build(&d->t4, p4, n4, (u128)0xffffffffu)) < 0 ||
         (rc = tab_build(&d->t6, p6, n6, ~(u128)0)) < 0)
         goto fail;

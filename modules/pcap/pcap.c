@@ -70,6 +70,9 @@ struct pcap_ctx {
     struct pm_frag *frag;
     uint64_t *c_frag_unmatched;
     uint64_t last_drop, last_ifdrop;
+    /* custom primitives read from the packet (packet_ptr=) */
+    const struct pm_custom_prim *cprims;
+    uint32_t ncprims;
 };
 
 static const struct pm_option pcapm_options[] = {
@@ -139,6 +142,17 @@ static int pcapm_init(const struct pm_host *host, const struct pm_instance *inst
     ctx->inst = inst;
     ctx->cfg = cfg;
     ctx->dlt = -1;
+    if (host->size >= offsetof(struct pm_host, custom_prims) +
+                          sizeof(host->custom_prims) &&
+        host->custom_prims) {
+        const struct pm_custom_prim *cp = host->custom_prims(&ctx->ncprims);
+        uint32_t k, with_ptr = 0;
+        for (k = 0; cp && k < ctx->ncprims; k++)
+            with_ptr += cp[k].nptrs > 0;
+        ctx->cprims = with_ptr ? cp : NULL;
+        if (!ctx->cprims)
+            ctx->ncprims = 0;
+    }
     if (ifname && *ifname && cfg->savefile && *cfg->savefile) {
         host->log(inst, PM_LOG_ERR,
                   "pcap_interface '%s' and pcap_savefile '%s' are mutually "
@@ -471,6 +485,52 @@ static void emit(struct pcap_ctx *ctx, struct loop_state *st)
 }
 
 /* Turn one packet into a record.  Returns 0, or 1 when the host stops. */
+
+/* Custom primitives with packet_ptr: for the first pointer whose layer is
+ * present (and whose protocol matches, when given), copy len bytes from
+ * layer start + offset when they are all captured; else leave it unset. */
+static void custom_prims(const struct pcap_ctx *ctx, struct pm_rec *r,
+                         const uint8_t *data, uint32_t caplen)
+{
+    for (uint32_t k = 0; k < ctx->ncprims; k++) {
+        const struct pm_custom_prim *cp = &ctx->cprims[k];
+        for (uint32_t j = 0; j < cp->nptrs; j++) {
+            const struct pm_custom_ptr *pp = &cp->ptrs[j];
+            uint32_t base;
+            switch (pp->layer) {
+            case PM_CLAYER_PACKET:
+                base = 0;
+                break;
+            case PM_CLAYER_L3:
+                if (!pm_rec_has(r, PM_P_SRC_HOST) ||
+                    (pp->has_proto && pp->proto != r->etype))
+                    continue;
+                base = r->l3_off;
+                break;
+            case PM_CLAYER_L4:
+                if (!r->l4_off || (r->flags & PM_RF_FRAGMENT) ||
+                    (pp->has_proto && pp->proto != r->proto))
+                    continue;
+                base = r->l4_off;
+                break;
+            case PM_CLAYER_PAYLOAD:
+                if (!r->payload_off ||
+                    (pp->has_proto && pp->proto != r->proto))
+                    continue;
+                base = r->payload_off;
+                break;
+            default:
+                continue;
+            }
+            if ((uint64_t)base + pp->offset + cp->len > caplen)
+                break; /* the layer matched but the bytes are not there */
+            memcpy(r->custom + cp->rec_off, data + base + pp->offset, cp->len);
+            pm_rec_set(r, cp->id);
+            break;
+        }
+    }
+}
+
 static int one_packet(struct pcap_ctx *ctx, struct loop_state *st,
                       const struct pcap_pkthdr *h, const uint8_t *data)
 {
@@ -530,6 +590,8 @@ static int one_packet(struct pcap_ctx *ctx, struct loop_state *st,
     st->bytes += h->len;
     switch (dr) {
     case PM_DEC_OK:
+        if (ctx->ncprims)
+            custom_prims(ctx, r, data, h->caplen);
         /* A later fragment takes the ports of its first fragment; one whose
          * first fragment never came is dropped and counted, as pmacctd
          * drops it (docs/DIFFERENCES.md). */

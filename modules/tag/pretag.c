@@ -754,7 +754,8 @@ static int build_index(struct pt_map *m)
         ge[nge].hash = ru->hash;
         nge++;
     }
-    qsort(ge, nge, sizeof(*ge), gent_cmp);
+    if (nge)
+        qsort(ge, nge, sizeof(*ge), gent_cmp);
     for (i = 0; i < nge; i++)
         m->grouped[i] = ge[i].rule;
     for (g = 0; g < m->ngroups; g++) {

@@ -52,6 +52,9 @@ sources_of() {
     pmq) extra="-I$m/memory $m/memory/memory.c $m/memory/query.c" ;;
     netflow) extra="-I$m/netflow $(ls $m/netflow/*.c) $m/common/udpin.c -lpcap" ;;
     sflow) extra="-I$m/sflow $(ls $m/sflow/*.c) $m/common/udpin.c -lpcap" ;;
+    pretag) extra="-I$m/tag $m/tag/pretag.c -lpcap" ;;
+    tunnel) extra="-I$m/tunnel $m/tunnel/tunnel.c" ;;
+    classifiers) extra="" ;; # includes the classifiers' sources itself
     *) return 1 ;;
     esac
     return 0

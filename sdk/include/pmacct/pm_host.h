@@ -195,6 +195,47 @@ struct pm_prim_info {
     uint16_t print_order;
 };
 
+/* Custom primitives (aggregate_primitives), as captures see them.
+ * Semantics: how the bytes are printed; the bytes themselves are kept as
+ * they are on the wire (network order) at rec->custom + rec_off. */
+enum pm_custom_sem {
+    PM_CSEM_UINT = 1, /* u_int: big-endian unsigned, 1/2/4/8 bytes */
+    PM_CSEM_HEX,      /* hex: the same, printed in hexadecimal */
+    PM_CSEM_IP,       /* ip: 4 (IPv4) or 16 (IPv6) bytes */
+    PM_CSEM_MAC,      /* mac: 6 bytes */
+    PM_CSEM_STR,      /* str: up to len bytes, NUL-terminated if shorter */
+    PM_CSEM_RAW,      /* raw: len bytes printed as XX-XX-... */
+};
+
+/* packet_ptr layers */
+enum pm_custom_layer {
+    PM_CLAYER_PACKET = 1, /* start of the frame ('packet', 'mac') */
+    PM_CLAYER_L3,         /* rec->l3_off; proto: ethertype */
+    PM_CLAYER_L4,         /* rec->l4_off; proto: IP protocol */
+    PM_CLAYER_PAYLOAD,    /* rec->payload_off; proto: IP protocol */
+};
+
+#define PM_CUSTOM_MAX_PTRS 8
+
+struct pm_custom_ptr {
+    uint16_t layer;     /* enum pm_custom_layer */
+    uint16_t has_proto; /* 1: only when the layer's protocol is `proto` */
+    uint32_t proto;     /* ethertype (l3) or IP protocol (l4, payload) */
+    uint32_t offset;    /* bytes from the layer's start */
+};
+
+struct pm_custom_prim {
+    uint16_t id;        /* primitive id, PM_P_CUSTOM_BASE + n */
+    uint16_t semantics; /* enum pm_custom_sem */
+    const char *name;   /* as written in the file */
+    uint32_t field_type; /* NetFlow v9/IPFIX IE id; 0: none */
+    uint32_t pen;        /* IPFIX enterprise number; 0: IANA */
+    uint16_t len;        /* bytes */
+    uint16_t rec_off;    /* offset in rec->custom[] */
+    uint32_t nptrs;      /* packet_ptr entries used (first match wins) */
+    struct pm_custom_ptr ptrs[PM_CUSTOM_MAX_PTRS];
+};
+
 /*
  * The host table.  abi/size first; functions appended only.
  */
@@ -335,6 +376,14 @@ struct pm_host {
     void (*frag_free)(struct pm_frag *f);
     int (*frag_track)(struct pm_frag *f, struct pm_rec *r, const uint8_t *pkt,
                       uint32_t caplen);
+
+    /* --- custom primitives (since 1.0) ----------------------------------
+     * The primitives of the `aggregate_primitives` file: *n entries (0 and
+     * possibly NULL when there is none).  Read-only, valid for the
+     * daemon's life.  A capture fills rec->custom + rec_off with len bytes
+     * and sets bit `id` for each primitive it can read (packet_ptr from
+     * packets, field_type/pen from NetFlow v9/IPFIX templates). */
+    const struct pm_custom_prim *(*custom_prims)(uint32_t *n);
 };
 
 /* Add to a counter from any thread. */
