@@ -12,7 +12,8 @@
  *    path.  The consumer is woken only when it sleeps, a producer (policy
  *    block) or a batch_get only when one waits.
  *  - d->stop_captures, d->stop_all, d->reload_gen: atomics.
- *  - d->mu/d->cv: captures report their end to the main thread.
+ *  - d->mu/d->cv: captures report their end to the main thread; d->mu also
+ *    orders stop/reload wake-ups (signal thread) before teardown.
  *  - counters: relaxed atomics (stats.c).
  * With one pipeline the capture's batch is handed over as is; with several
  * it is copied into a batch of each other pipeline's pool.
@@ -355,30 +356,35 @@ static void *svc_main(void *arg)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* The wake-ups below run under d->mu, and teardown() clears d->running
+ * under d->mu before it destroys queues and pools: a signal arriving
+ * during teardown never touches a destroyed queue. */
 void pmd_request_stop(struct pmd *d)
 {
     size_t i;
     __atomic_store_n(&d->stop_captures, 1, __ATOMIC_RELEASE);
     pthread_mutex_lock(&d->mu);
     pthread_cond_broadcast(&d->cv);
+    /* when not running, pmd_start checks stop_captures itself */
+    if (load_flag(&d->running)) {
+        for (i = 0; i < d->npls; i++)
+            pool_wake(&d->pls[i]->pool);
+        for (i = 0; i < d->ncaps; i++)
+            if (d->caps[i]->own)
+                pool_wake(d->caps[i]->own);
+    }
     pthread_mutex_unlock(&d->mu);
-    if (!load_flag(&d->running))
-        return; /* pmd_start checks stop_captures itself */
-    for (i = 0; i < d->npls; i++)
-        pool_wake(&d->pls[i]->pool);
-    for (i = 0; i < d->ncaps; i++)
-        if (d->caps[i]->own)
-            pool_wake(d->caps[i]->own);
 }
 
 void pmd_request_reload(struct pmd *d)
 {
     size_t i;
     __atomic_add_fetch(&d->reload_gen, 1, __ATOMIC_RELEASE);
-    if (!load_flag(&d->running))
-        return;
-    for (i = 0; i < d->npls; i++)
-        pmq_wake(&d->pls[i]->q);
+    pthread_mutex_lock(&d->mu);
+    if (load_flag(&d->running))
+        for (i = 0; i < d->npls; i++)
+            pmq_wake(&d->pls[i]->q);
+    pthread_mutex_unlock(&d->mu);
 }
 
 static void each_stage(struct pmd *d, void (*fn)(struct pmd *, struct stage *))
@@ -451,7 +457,9 @@ static void stop_one(struct pmd *d, struct stage *s)
 static void teardown(struct pmd *d)
 {
     size_t i;
+    pthread_mutex_lock(&d->mu); /* see pmd_request_stop */
     __atomic_store_n(&d->running, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&d->mu);
     each_stage(d, fini_one);
     for (i = 0; i < d->npls; i++) {
         pool_fini(&d->pls[i]->pool);

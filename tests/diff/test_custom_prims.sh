@@ -60,6 +60,29 @@ conf() {
     } | pm_conf "$file"
 }
 
+# packets FILE: total of the PACKETS column of a csv output
+packets() { awk -F, 'NR > 1 { p += $(NF - 1) } END { print p + 0 }' "$1"; }
+
+# run_ref BIN CONF DIR OURS-DIR: the reference, under the lock.  When the
+# machine is loaded, pmacct 1.7.7's print plugins may still be reading the
+# pipe when the core reaches the end of the savefile and exits: their last
+# purge then lacks most packets.  A run whose csv total is short of ours is
+# retried (at most 3 runs); the rows are still compared exactly.
+run_ref() {
+    local bin=$1 conf=$2 dir=$3 ours=$4 i rc want
+    want=$(packets "$ours/csv.out")
+    for i in 1 2 3; do
+        ref_lock
+        pm_run "$bin" "$conf"
+        rc=$?
+        ref_unlock
+        [ $rc = 0 ] || return 1
+        [ "$(packets "$dir/csv.out")" -ge "$want" ] && return 0
+        note "reference run $i of $conf wrote $(packets "$dir/csv.out") of $want packets: again"
+    done
+    return 0
+}
+
 bad=0
 compare_dir() {
     local what=$1 ref=$2 ours=$3 f
@@ -80,8 +103,9 @@ PCAP=$(sample_pcap)
 AGG="src_host, proto, ttl_pm, dmac, smac, ip4_src, ip_id, ip6_dst, ver"
 conf "$T/pm_ref.conf" "$PCAP" "$T/pkt.lst" "$AGG"
 conf "$T/pm_ours.conf" "$PCAP" "$T/pkt.lst" "$AGG"
-run_ref_pmacctd "$T/pm_ref.conf" || fail "reference pmacctd failed on $T/pm_ref.conf"
 run_our_pmacctd "$T/pm_ours.conf" || fail "our pmacctd failed on $T/pm_ours.conf"
+run_ref "$PM_REF_PMACCTD" "$T/pm_ref.conf" "$T/pm_ref" "$T/pm_ours" ||
+    fail "reference pmacctd failed on $T/pm_ref.conf"
 compare_dir "pmacctd packet_ptr" "$T/pm_ref" "$T/pm_ours"
 
 # ---- nfacctd, field_type ----------------------------------------------------
@@ -95,12 +119,9 @@ for c in softflowd-v9 pmacctd-nfprobe-ipfix; do
     [ -r "$in" ] || fail "capture $in missing"
     conf "$T/nf_ref_$c.conf" "$in" "$T/nf.lst" "$AGG" "$JAGG"
     conf "$T/nf_ours_$c.conf" "$in" "$T/nf.lst" "$AGG" "$JAGG"
-    ref_lock
-    pm_run /usr/sbin/nfacctd "$T/nf_ref_$c.conf"
-    rc=$?
-    ref_unlock
-    [ $rc = 0 ] || fail "reference nfacctd failed on $T/nf_ref_$c.conf"
     pm_run "$T/nfacctd" "$T/nf_ours_$c.conf" || fail "our nfacctd failed on $T/nf_ours_$c.conf"
+    run_ref /usr/sbin/nfacctd "$T/nf_ref_$c.conf" "$T/nf_ref_$c" "$T/nf_ours_$c" ||
+        fail "reference nfacctd failed on $T/nf_ref_$c.conf"
     compare_dir "nfacctd field_type $c" "$T/nf_ref_$c" "$T/nf_ours_$c"
 done
 

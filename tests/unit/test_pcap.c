@@ -516,6 +516,55 @@ static void test_stop(void **state)
     cap_close(&c);
 }
 
+/* aggregate_primitives with packet_ptr: bytes copied from the layers */
+static void test_custom_prims(void **state)
+{
+    char path[512];
+    struct cap c;
+    struct pm_batch *b;
+    struct pm_rec *r;
+    uint32_t n;
+    const struct pm_custom_prim *cp;
+    (void)state;
+
+    fakehost_custom_prims("name=src4 packet_ptr=l3:0x800+12 len=4 semantics=ip\n"
+                          "name=tcp_dport packet_ptr=l4:6+2 len=2 semantics=u_int\n"
+                          "name=smac packet_ptr=mac+6 len=6 semantics=mac\n"
+                          "name=far packet_ptr=payload+1500 len=4 semantics=hex\n"
+                          "name=nh packet_ptr=l3:0x800+9 packet_ptr=l3:0x86dd+6 len=1 "
+                          "semantics=u_int\n");
+    cp = fakehost()->custom_prims(&n);
+    assert_int_equal(n, 5);
+    path_of(path, sizeof(path), "basic.pcap");
+    write_basic(path);
+    assert_int_equal(cap_open(&c, path, NULL), 0);
+    assert_int_equal(c.d->run(c.ctx), PM_RUN_EOF);
+    b = fakehost_emitted(0);
+
+    r = pm_batch_rec(b, 0); /* IPv4 TCP 10.x -> 192.x, dport 80 */
+    assert_true(pm_rec_has(r, cp[0].id));
+    assert_memory_equal(r->custom + cp[0].rec_off, r->src_host.a, 4);
+    assert_true(pm_rec_has(r, cp[1].id));
+    assert_memory_equal(r->custom + cp[1].rec_off, "\x00\x50", 2);
+    assert_true(pm_rec_has(r, cp[2].id));
+    assert_memory_equal(r->custom + cp[2].rec_off, MAC_A, 6);
+    assert_false(pm_rec_has(r, cp[3].id)); /* beyond the capture */
+    assert_true(pm_rec_has(r, cp[4].id));
+    assert_int_equal(r->custom[cp[4].rec_off], 6);
+
+    r = pm_batch_rec(b, 1); /* VLAN, IPv4 UDP */
+    assert_true(pm_rec_has(r, cp[0].id));
+    assert_false(pm_rec_has(r, cp[1].id)); /* l4:6 only for TCP */
+    assert_int_equal(r->custom[cp[4].rec_off], 17);
+
+    r = pm_batch_rec(b, 2); /* IPv6 UDP */
+    assert_false(pm_rec_has(r, cp[0].id));
+    assert_true(pm_rec_has(r, cp[4].id)); /* second pointer: next header */
+    assert_int_equal(r->custom[cp[4].rec_off], 17);
+    cap_close(&c);
+    fakehost_custom_prims(NULL);
+}
+
 /* ---- speed: 1M packets through a host that recycles one batch ----------- */
 
 static struct pm_batch *speed_batch;
@@ -710,6 +759,7 @@ int main(void)
         cmocka_unit_test_setup(test_missing_file, setup),
         cmocka_unit_test_setup(test_bad_options, setup),
         cmocka_unit_test_setup(test_stop, setup),
+        cmocka_unit_test_setup(test_custom_prims, setup),
         cmocka_unit_test_setup(test_speed_1m, setup),
         cmocka_unit_test_setup(test_live_loopback, setup),
     };
