@@ -100,4 +100,5 @@ void pmd_host_fill(struct pmd *d, struct pm_host *h)
     h->frag_free = pmc_frag_free;
     h->frag_track = pmc_frag_track;
     h->custom_prims = pmc_custom_prims;
+    h->history_parse = pmc_history_parse;
 }

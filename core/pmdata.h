@@ -86,6 +86,8 @@ int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud);
 uint64_t pmc_cache_count(const struct pm_cache *c);
 void pmc_cache_clear(struct pm_cache *c);
 uint64_t pmc_cache_overflows(const struct pm_cache *c);
+int pmc_history_parse(const char *history, const char *roundoff,
+                      struct pm_cache_cfg *cfg, char *err, size_t errlen);
 
 /* ---- packet decoder (decode.c) ----------------------------------------- */
 int pmc_decode_packet(struct pm_rec *r, int dlt, const uint8_t *pkt,

@@ -492,6 +492,7 @@ static const struct pm_host fh_host = {
     .frag_free = pmc_frag_free,
     .frag_track = pmc_frag_track,
     .custom_prims = pmc_custom_prims,
+    .history_parse = pmc_history_parse,
 };
 
 void fakehost_custom_prims(const char *text)

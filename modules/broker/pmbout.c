@@ -43,67 +43,6 @@ struct pmb_out {
     uint64_t *c_purges, *c_rows;
 };
 
-static int parse_history(const char *s, uint64_t *secs, uint32_t *months)
-{
-    char *e;
-    unsigned long long v;
-    *secs = 0;
-    *months = 0;
-    if (!s || !*s)
-        return 0;
-    errno = 0;
-    v = strtoull(s, &e, 10);
-    if (errno || e == s || v == 0)
-        return -EINVAL;
-    switch (*e) {
-    case 0:
-    case 's':
-        break;
-    case 'm':
-        v *= 60;
-        break;
-    case 'h':
-        v *= 3600;
-        break;
-    case 'd':
-        v *= 86400;
-        break;
-    case 'w':
-        v *= 604800;
-        break;
-    case 'M':
-        *months = (uint32_t)v;
-        return e[1] ? -EINVAL : 0;
-    default:
-        return -EINVAL;
-    }
-    if (*e && e[1])
-        return -EINVAL;
-    *secs = v;
-    return 0;
-}
-
-static int parse_roundoff(const char *s, uint32_t *out)
-{
-    static const char order[] = "mhdwM";
-    int best = -1;
-    *out = 0;
-    if (!s)
-        return 0;
-    for (const char *c = s; *c; c++) {
-        if (*c == ',' || *c == ' ')
-            continue;
-        const char *f = strchr(order, *c);
-        if (!f)
-            return -EINVAL;
-        if (f - order > best)
-            best = (int)(f - order);
-    }
-    if (best >= 0)
-        *out = (uint32_t)(unsigned char)order[best];
-    return 0;
-}
-
 static int conf_true(const struct pm_host *h, const struct pm_instance *i,
                      const char *k)
 {
@@ -283,6 +222,7 @@ int pmb_out_new(const struct pm_host *host, const struct pm_instance *inst,
 {
     const struct pmb_out_config *cfg = p->cfg;
     struct pm_cache_cfg cc = {0};
+    char herr[256];
     struct pm_render_cfg rc = {0};
     struct pmb_cfg qc = {0};
     int err = -EINVAL;
@@ -304,18 +244,9 @@ int pmb_out_new(const struct pm_host *host, const struct pm_instance *inst,
                p->prefix);
         goto fail;
     }
-    if (parse_history(cfg->history, &cc.history_secs, &cc.history_months)) {
-        PM_ERR(host, inst,
-               "%s_history: '%s': expected a length like 300, 5m, 1h, 1d, 1w "
-               "or 1M",
-               p->prefix, cfg->history);
-        goto fail;
-    }
-    if (parse_roundoff(cfg->history_roundoff, &cc.roundoff)) {
-        PM_ERR(host, inst,
-               "%s_history_roundoff: '%s': expected letters among m, h, d, w, "
-               "M",
-               p->prefix, cfg->history_roundoff);
+    if (host->history_parse(cfg->history, cfg->history_roundoff, &cc, herr,
+                            sizeof(herr)) < 0) {
+        PM_ERR(host, inst, "%s_history%s", p->prefix, herr);
         goto fail;
     }
     if (cfg->history_offset < 0) {

@@ -192,67 +192,6 @@ struct print_ctx {
 /* ---- helpers ----------------------------------------------------------- */
 
 /* Parse "N[s|m|h|d|w|M]" into seconds or months. */
-static int parse_history(const char *s, uint64_t *secs, uint32_t *months)
-{
-    char *e;
-    unsigned long long v;
-    *secs = 0;
-    *months = 0;
-    if (!s || !*s)
-        return 0;
-    errno = 0;
-    v = strtoull(s, &e, 10);
-    if (errno || e == s || v == 0)
-        return -EINVAL;
-    switch (*e) {
-    case 0:
-    case 's':
-        break;
-    case 'm':
-        v *= 60;
-        break;
-    case 'h':
-        v *= 3600;
-        break;
-    case 'd':
-        v *= 86400;
-        break;
-    case 'w':
-        v *= 604800;
-        break;
-    case 'M':
-        *months = (uint32_t)v;
-        return e[1] ? -EINVAL : 0;
-    default:
-        return -EINVAL;
-    }
-    if (*e && e[1])
-        return -EINVAL;
-    *secs = v;
-    return 0;
-}
-
-static int parse_roundoff(const char *s, uint32_t *out)
-{
-    static const char order[] = "mhdwM"; /* ascending */
-    int best = -1;
-    *out = 0;
-    if (!s)
-        return 0;
-    for (const char *p = s; *p; p++) {
-        if (*p == ',' || *p == ' ')
-            continue;
-        const char *q = strchr(order, *p);
-        if (!q)
-            return -EINVAL;
-        if (q - order > best)
-            best = (int)(q - order);
-    }
-    if (best >= 0)
-        *out = (uint32_t)(unsigned char)order[best];
-    return 0;
-}
-
 static int parse_preprocess(struct print_ctx *c, const char *s)
 {
     char buf[512], *save = NULL, *tok;
@@ -831,6 +770,7 @@ static int print_init(const struct pm_host *host,
     struct print_config *cfg = config;
     struct print_ctx *c;
     struct pm_cache_cfg cc = {0};
+    char herr[256];
     struct pm_render_cfg rc = {0};
     const char *v;
     int err = -EINVAL;
@@ -872,18 +812,9 @@ static int print_init(const struct pm_host *host,
         PM_ERR(host, inst, "print_refresh_time: must be at least 1 second");
         goto fail;
     }
-    if (parse_history(cfg->history, &cc.history_secs, &cc.history_months)) {
-        PM_ERR(host, inst,
-               "print_history: '%s': expected a length like 300, 5m, 1h, "
-               "1d, 1w or 1M",
-               cfg->history);
-        goto fail;
-    }
-    if (parse_roundoff(cfg->history_roundoff, &cc.roundoff)) {
-        PM_ERR(host, inst,
-               "print_history_roundoff: '%s': expected letters among m, h, "
-               "d, w, M",
-               cfg->history_roundoff);
+    if (host->history_parse(cfg->history, cfg->history_roundoff, &cc, herr,
+                            sizeof(herr)) < 0) {
+        PM_ERR(host, inst, "print_history%s", herr);
         goto fail;
     }
     if (cfg->history_offset < 0) {

@@ -688,27 +688,6 @@ static void *writer_main(void *arg)
 
 /* ---- callbacks ------------------------------------------------------------- */
 
-static int parse_roundoff(const char *s, uint32_t *out)
-{
-    static const char order[] = "mhdwM";
-    int best = -1;
-    *out = 0;
-    if (!s)
-        return 0;
-    for (const char *p = s; *p; p++) {
-        if (*p == ',' || *p == ' ')
-            continue;
-        const char *q = strchr(order, *p);
-        if (!q)
-            return -EINVAL;
-        if (q - order > best)
-            best = (int)(q - order);
-    }
-    if (best >= 0)
-        *out = (uint32_t)(unsigned char)order[best];
-    return 0;
-}
-
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "re");
@@ -743,6 +722,7 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
 {
     struct sql_ctx *c = calloc(1, sizeof(*c));
     struct pm_cache_cfg cc = {0};
+    char herr[256];
     char err[512];
     int rc = -EINVAL;
     if (!c)
@@ -757,19 +737,9 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
         PM_ERR(host, inst, "sql_refresh_time: must be at least 1 second");
         goto fail;
     }
-    if (sql_parse_history(cfg->history, &cc.history_secs,
-                          &cc.history_months)) {
-        PM_ERR(host, inst,
-               "sql_history: '%s': expected a length like 300, 5m, 1h, 1d, "
-               "1w or 1M",
-               cfg->history);
-        goto fail;
-    }
-    if (parse_roundoff(cfg->history_roundoff, &cc.roundoff)) {
-        PM_ERR(host, inst,
-               "sql_history_roundoff: '%s': expected letters among m, h, d, "
-               "w, M",
-               cfg->history_roundoff);
+    if (host->history_parse(cfg->history, cfg->history_roundoff, &cc, herr,
+                            sizeof(herr)) < 0) {
+        PM_ERR(host, inst, "sql_history%s", herr);
         goto fail;
     }
     if (cfg->history_offset < 0) {
@@ -779,9 +749,11 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
     cc.history_offset = cfg->history_offset;
     c->history = cc.history_secs || cc.history_months;
     if (cfg->trigger_time) {
-        uint32_t months;
-        if (sql_parse_history(cfg->trigger_time, &c->trigger_every, &months) ||
-            months) {
+        struct pm_cache_cfg tt = {0};
+        int bad = host->history_parse(cfg->trigger_time, NULL, &tt, herr,
+                                      sizeof(herr)) < 0;
+        c->trigger_every = tt.history_secs;
+        if (bad || tt.history_months) {
             PM_ERR(host, inst,
                    "sql_trigger_time: '%s': expected a length like 60, 5m, 1h",
                    cfg->trigger_time);

@@ -301,7 +301,5 @@ void sql_fini(void *ctx);
 
 /* Time text 'YYYY-MM-DD HH:MM:SS' (local time). */
 void sql_time_text(uint64_t t, char *out, size_t outlen);
-/* Parse "N[s|m|h|d|w|M]". */
-int sql_parse_history(const char *s, uint64_t *secs, uint32_t *months);
 
 #endif

@@ -47,8 +47,9 @@ write_conf() {
 write_conf "$T/ref"
 write_conf "$T/ours"
 
-run_ref_pmacctd "$T/ref.conf" || fail "reference pmacctd failed on $T/ref.conf"
 run_our_pmacctd "$T/ours.conf" || fail "our pmacctd failed on $T/ours.conf"
+run_ref_until "$T/ref.conf" "$T/ref/proto.out" "$(out_packets "$T/ours/proto.out")" ||
+    fail "reference pmacctd failed on $T/ref.conf"
 
 bad=0
 for set in $PM_DIFF_SETS; do

@@ -38,8 +38,9 @@ CONF
 }
 write_conf "$T/ref"
 write_conf "$T/ours"
-run_ref_pmacctd "$T/ref.conf" || fail "reference pmacctd failed"
 run_our_pmacctd "$T/ours.conf" || fail "our pmacctd failed"
+run_ref_until "$T/ref.conf" "$T/ref/ports.csv" "$(out_packets "$T/ours/ports.csv")" ||
+    fail "reference pmacctd failed"
 
 rc=0
 compare_tables "$T/ref/tags.csv" "$T/ours/tags.csv" "tag, tag2, label" || rc=1

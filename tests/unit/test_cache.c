@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "../fakehost.h"
+#include <errno.h>
+
 #include "pmdata.h"
 
 static struct pm_rec *add(struct pm_batch *b, uint8_t src, uint8_t dst,
@@ -126,6 +128,43 @@ static void test_tcpflags_or(void **st)
     assert_int_equal(flags[3], 0x04);
     pmc_cache_free(c);
     fakehost_reset();
+}
+
+/* *_history / *_history_roundoff, shared by every output through the
+ * host table; err names the value so that "<prefix>_history%s" names the
+ * key. */
+static void test_history_parse(void **st)
+{
+    struct pm_cache_cfg c;
+    char err[256];
+    (void)st;
+    assert_int_equal(pmc_history_parse("5m", "h", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.history_secs, 300);
+    assert_int_equal(c.history_months, 0);
+    assert_int_equal(c.roundoff, 'h');
+    assert_int_equal(pmc_history_parse("300", NULL, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.history_secs, 300);
+    assert_int_equal(pmc_history_parse("1w", "m,d", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.history_secs, 604800);
+    assert_int_equal(c.roundoff, 'd');
+    assert_int_equal(pmc_history_parse("2M", "", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.history_months, 2);
+    assert_int_equal(c.history_secs, 0);
+    assert_int_equal(pmc_history_parse(NULL, NULL, &c, err, sizeof(err)), 0);
+    assert_int_equal(c.history_secs + c.history_months + c.roundoff, 0);
+    assert_int_equal(pmc_history_parse("5x", NULL, &c, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err,
+                        ": '5x': expected a length like 300, 5m, 1h, 1d, 1w "
+                        "or 1M");
+    assert_int_equal(pmc_history_parse("0", NULL, &c, err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(pmc_history_parse("5mm", NULL, &c, err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(pmc_history_parse("5m", "q", &c, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err,
+                        "_roundoff: 'q': expected letters among m, h, d, w, M");
 }
 
 static void test_sum_host(void **st)
@@ -373,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),       cmocka_unit_test(test_sum_host),
         cmocka_unit_test(test_tcpflags_or),
+        cmocka_unit_test(test_history_parse),
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_history_epoch),     cmocka_unit_test(test_strings),
         cmocka_unit_test(test_max_entries), cmocka_unit_test(test_speed),

@@ -384,6 +384,17 @@ struct pm_host {
      * and sets bit `id` for each primitive it can read (packet_ptr from
      * packets, field_type/pen from NetFlow v9/IPFIX templates). */
     const struct pm_custom_prim *(*custom_prims)(uint32_t *n);
+
+    /* --- time bins (since 1.0) ------------------------------------------
+     * Parse pmacct's *_history value ("300", "5m", "1h", "1d", "1w",
+     * "1M") and *_history_roundoff letters ("m", "h", "d", "w", "M") into
+     * cfg->history_secs / history_months / roundoff; NULL or "" leave them
+     * 0.  Returns 0, or -EINVAL with the reason in err, written to follow
+     * the key's prefix: err is ": '5x': expected ..." for the history value
+     * and "_roundoff: 'q': expected ..." for the roundoff, so that
+     * log("print_history%s", err) names the right key. */
+    int (*history_parse)(const char *history, const char *roundoff,
+                         struct pm_cache_cfg *cfg, char *err, size_t errlen);
 };
 
 /* Add to a counter from any thread. */

@@ -78,7 +78,8 @@ flow_run() {
     # The reference loses records silently when its plugins fall behind (on
     # a loaded machine whole exporters go missing): a run whose first set
     # holds fewer bytes than ours is run again, up to three times.
-    first=${sets%% *}
+    # shellcheck disable=SC2086
+    first=$(printf '%s\n' $sets | head -n 1)
     first=${first%%:*}
     ours_b=$(csv_bytes "$T/$name-ours/$first.csv")
     for try in 1 2 3; do
@@ -89,6 +90,7 @@ flow_run() {
         ref_unlock
         [ $rc = 0 ] || fail "reference $DAEMON failed on $T/$name-ref.conf"
         ref_b=$(csv_bytes "$T/$name-ref/$first.csv")
+        [ "$ours_b" -gt 0 ] || fail "ours accounted nothing in $first"
         [ "$ref_b" -ge "$ours_b" ] && break
         note "reference run $name/$try accounted $ref_b bytes, ours $ours_b: running it again"
     done
