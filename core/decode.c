@@ -72,7 +72,9 @@ static int decode_l4(struct pm_rec *r, const uint8_t *pkt, uint32_t caplen,
                 return PM_DEC_TRUNCATED;
         }
         return PM_DEC_OK;
-    case 17: /* UDP */
+    case 17:  /* UDP */
+    case 132: /* SCTP: ports in the common header, as UDP's */
+    case 136: /* UDP-Lite */
         if (off > 0xfffe)
             return PM_DEC_TRUNCATED;
         r->l4_off = (uint16_t)off;
@@ -82,14 +84,19 @@ static int decode_l4(struct pm_rec *r, const uint8_t *pkt, uint32_t caplen,
         r->dst_port = rd16(p + 2);
         pm_rec_set(r, PM_P_SRC_PORT);
         pm_rec_set(r, PM_P_DST_PORT);
-        if (avail < 8)
-            return PM_DEC_TRUNCATED;
-        if (off + 8 <= 0xfffe)
-            r->payload_off = (uint16_t)(off + 8);
+        {
+            /* SCTP's common header is 12 bytes, UDP's and UDP-Lite's 8;
+             * pmacct 1.7.7 reports SCTP and UDP-Lite ports as 0
+             * (docs/DIFFERENCES.md) */
+            uint32_t hl = proto == 132 ? 12 : 8;
+            if (avail < hl)
+                return PM_DEC_TRUNCATED;
+            if (off + hl <= 0xfffe)
+                r->payload_off = (uint16_t)(off + hl);
+        }
         return PM_DEC_OK;
     default:
-        /* ICMP, SCTP, UDP-lite and the rest: pmacct 1.7.7 reports ports
-         * 0 (observed), so do we */
+        /* ICMP and the rest: pmacct 1.7.7 reports ports 0, so do we */
         if (off <= 0xfffe && off <= caplen) {
             r->l4_off = (uint16_t)off;
         }

@@ -187,9 +187,20 @@ static void test_ipv4_frag_icmp(void **s)
     assert_int_equal(rec.src_port, 0);
     assert_int_equal(rec.dst_port, 0);
     assert_true(pm_rec_has(&rec, PM_P_SRC_PORT));
-    n = ipv4(f, 132, udp, sizeof(udp), 0); /* SCTP: pmacct reports 0 */
+    n = ipv4(f, 136, udp, sizeof(udp), 0); /* UDP-Lite: ports as UDP */
     assert_int_equal(dec(PM_DLT_RAW, f, n), PM_DEC_OK);
-    assert_int_equal(rec.src_port, 0);
+    assert_int_equal(rec.src_port, 53);
+    {
+        /* SCTP: ports from the 12-byte common header (pmacct says 0) */
+        uint8_t sctp[16] = {0x0b, 0x59, 0x0b, 0x59, 0, 0, 0, 1, 0, 0, 0, 0};
+        n = ipv4(f, 132, sctp, sizeof(sctp), 0);
+        assert_int_equal(dec(PM_DLT_RAW, f, n), PM_DEC_OK);
+        assert_int_equal(rec.src_port, 2905);
+        assert_int_equal(rec.dst_port, 2905);
+        n = ipv4(f, 132, sctp, 10, 0); /* cut inside the common header */
+        assert_int_equal(dec(PM_DLT_RAW, f, n), PM_DEC_TRUNCATED);
+        n = ipv4(f, 132, udp, sizeof(udp), 0);
+    }
     f[0] = 0x44; /* bad IHL */
     assert_int_equal(dec(PM_DLT_RAW, f, n), PM_DEC_BAD);
     assert_int_equal(dec(PM_DLT_IPV4, f, n), PM_DEC_BAD);
