@@ -101,4 +101,7 @@ void pmd_host_fill(struct pmd *d, struct pm_host *h)
     h->frag_track = pmc_frag_track;
     h->custom_prims = pmc_custom_prims;
     h->history_parse = pmc_history_parse;
+    h->preproc_new = pmc_preproc_new;
+    h->preproc_free = pmc_preproc_free;
+    h->preproc_apply = pmc_preproc_apply;
 }

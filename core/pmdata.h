@@ -99,6 +99,12 @@ void pmc_frag_free(struct pm_frag *f);
 int pmc_frag_track(struct pm_frag *f, struct pm_rec *r, const uint8_t *pkt,
                    uint32_t caplen);
 
+/* ---- *_preprocess (preproc.c) ------------------------------------------ */
+int pmc_preproc_new(const char *text, int all, struct pm_preproc **out,
+                    char *err, size_t errlen);
+void pmc_preproc_free(struct pm_preproc *p);
+int pmc_preproc_apply(const struct pm_preproc *p, struct pm_row *row);
+
 /* ---- option values (optval.c) ------------------------------------------ */
 /* Parse `text` as option o's type and store it at (char *)config +
  * o->offset (strings are strdup'ed; the caller frees them with

@@ -493,6 +493,9 @@ static const struct pm_host fh_host = {
     .frag_track = pmc_frag_track,
     .custom_prims = pmc_custom_prims,
     .history_parse = pmc_history_parse,
+    .preproc_new = pmc_preproc_new,
+    .preproc_free = pmc_preproc_free,
+    .preproc_apply = pmc_preproc_apply,
 };
 
 void fakehost_custom_prims(const char *text)

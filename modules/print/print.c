@@ -121,32 +121,6 @@ static const struct pm_option print_options[] = {
     PM_OPTION_END,
 };
 
-/* print_preprocess. */
-enum pp_kind {
-    PP_MINP,
-    PP_MINB,
-    PP_MINF,
-    PP_MAXP,
-    PP_MAXB,
-    PP_MAXF,
-    PP_MINBPP,
-    PP_MAXBPP,
-    PP_MINPPF,
-    PP_MAXPPF,
-    PP_USRF,
-    PP_ADJB,
-};
-static const char *const pp_names[] = {
-    "minp",   "minb",   "minf",   "maxp",   "maxb", "maxf",
-    "minbpp", "maxbpp", "minppf", "maxppf", "usrf", "adjb",
-};
-#define PP_MAX 16
-
-struct pp_item {
-    int kind;
-    double v;
-};
-
 /* One output file of a purge. */
 struct pfile {
     char *name;         /* expanded path */
@@ -170,9 +144,7 @@ struct print_ctx {
     uint64_t max_aggr;   /* early purge threshold (0: none) */
     uint64_t refresh;    /* seconds */
     uint64_t next_purge; /* wall clock seconds */
-    struct pp_item pp[PP_MAX];
-    int npp;
-    int pp_checks; /* number of check items */
+    struct pm_preproc *pp; /* print_preprocess (NULL: none) */
     struct pfile *files;
     size_t nfiles, capfiles;
     size_t last_hit;
@@ -190,137 +162,6 @@ struct print_ctx {
 };
 
 /* ---- helpers ----------------------------------------------------------- */
-
-/* Parse "N[s|m|h|d|w|M]" into seconds or months. */
-static int parse_preprocess(struct print_ctx *c, const char *s)
-{
-    char buf[512], *save = NULL, *tok;
-    if (!s || !*s)
-        return 0;
-    if (strlen(s) >= sizeof(buf))
-        return -E2BIG;
-    strcpy(buf, s);
-    for (tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ' || *tok == '\t')
-            tok++;
-        char *eq = strchr(tok, '=');
-        char *end;
-        size_t k;
-        if (!eq) {
-            PM_ERR(c->host, c->inst,
-                   "print_preprocess: expected key=value, got '%s'", tok);
-            return -EINVAL;
-        }
-        *eq = 0;
-        for (char *t = eq - 1; t >= tok && (*t == ' ' || *t == '\t'); t--)
-            *t = 0;
-        for (k = 0; k < sizeof(pp_names) / sizeof(pp_names[0]); k++)
-            if (!strcmp(tok, pp_names[k]))
-                break;
-        if (k == sizeof(pp_names) / sizeof(pp_names[0])) {
-            if (!strcmp(tok, "qnum") || !strcmp(tok, "fss") ||
-                !strcmp(tok, "fsrc") || !strcmp(tok, "recover"))
-                PM_ERR(c->host, c->inst,
-                       "print_preprocess: '%s' is not supported by the "
-                       "print output",
-                       tok);
-            else
-                PM_ERR(c->host, c->inst,
-                       "print_preprocess: unknown check '%s' (known: minp, "
-                       "minb, minf, maxp, maxb, maxf, minbpp, maxbpp, "
-                       "minppf, maxppf, usrf, adjb)",
-                       tok);
-            return -EINVAL;
-        }
-        errno = 0;
-        double v = strtod(eq + 1, &end);
-        while (*end == ' ' || *end == '\t')
-            end++;
-        if (errno || end == eq + 1 || *end) {
-            PM_ERR(c->host, c->inst,
-                   "print_preprocess: %s: expected a number, got '%s'", tok,
-                   eq + 1);
-            return -EINVAL;
-        }
-        if (c->npp == PP_MAX) {
-            PM_ERR(c->host, c->inst, "print_preprocess: too many items");
-            return -E2BIG;
-        }
-        c->pp[c->npp].kind = (int)k;
-        c->pp[c->npp].v = v;
-        c->npp++;
-        if ((int)k < PP_USRF)
-            c->pp_checks++;
-    }
-    return 0;
-}
-
-/* Apply print_preprocess to a row copy: 0 keep, 1 skip. */
-static int preprocess(const struct print_ctx *c, struct pm_row *r)
-{
-    int pass = 0, fail = 0;
-    double p = (double)r->packets, b = (double)r->bytes, f = (double)r->flows;
-    for (int i = 0; i < c->npp; i++) {
-        const struct pp_item *it = &c->pp[i];
-        int ok = 1;
-        switch (it->kind) {
-        case PP_MINP:
-            ok = p >= it->v;
-            break;
-        case PP_MINB:
-            ok = b >= it->v;
-            break;
-        case PP_MINF:
-            ok = f >= it->v;
-            break;
-        case PP_MAXP:
-            ok = p < it->v;
-            break;
-        case PP_MAXB:
-            ok = b < it->v;
-            break;
-        case PP_MAXF:
-            ok = f < it->v;
-            break;
-        case PP_MINBPP:
-            ok = p > 0 && b / p >= it->v;
-            break;
-        case PP_MAXBPP:
-            ok = p > 0 && b / p < it->v;
-            break;
-        case PP_MINPPF:
-            ok = f > 0 && p / f >= it->v;
-            break;
-        case PP_MAXPPF:
-            ok = f > 0 && p / f < it->v;
-            break;
-        default:
-            continue;
-        }
-        if (ok)
-            pass++;
-        else
-            fail++;
-    }
-    if (c->pp_checks) {
-        if (c->cfg->preprocess_type == 1 ? fail > 0 : pass == 0)
-            return 1;
-    }
-    for (int i = 0; i < c->npp; i++) {
-        const struct pp_item *it = &c->pp[i];
-        if (it->kind == PP_USRF) {
-            r->packets = (uint64_t)((double)r->packets * it->v);
-            r->bytes = (uint64_t)((double)r->bytes * it->v);
-            r->flows = (uint64_t)((double)r->flows * it->v);
-        } else if (it->kind == PP_ADJB) {
-            int64_t nb =
-                (int64_t)r->bytes + (int64_t)(it->v * (double)r->packets);
-            r->bytes = nb < 0 ? 0 : (uint64_t)nb;
-        }
-    }
-    return 0;
-}
 
 /* event_formatted / event_csv: drop the trailing counter columns of a line
  * rendered in formatted/CSV (counters are always last).  `line` ends at
@@ -412,7 +253,7 @@ static int purge_row(void *ud, const struct pm_row *row)
     const char *fname = "-";
     time_t t;
 
-    if (c->npp && preprocess(c, &r)) {
+    if (c->pp && c->host->preproc_apply(c->pp, &r)) {
         pm_counter_add(c->c_filtered, 1);
         return PM_WALK_NEXT;
     }
@@ -825,8 +666,11 @@ static int print_init(const struct pm_host *host,
         goto fail;
     }
     cc.history_offset = cfg->history_offset;
-    if (parse_preprocess(c, cfg->preprocess) < 0)
+    if (host->preproc_new(cfg->preprocess, cfg->preprocess_type == 1, &c->pp,
+                          herr, sizeof(herr)) < 0) {
+        PM_ERR(host, inst, "print_preprocess%s", herr);
         goto fail;
+    }
     if (cfg->latest_file && strchr(cfg->latest_file, '%')) {
         PM_ERR(host, inst,
                "print_latest_file: '%s': time-based variables are not "
@@ -978,6 +822,8 @@ static void print_fini(void *vctx)
         c->host->cache_free(c->cache);
     files_reset(c);
     free(c->files);
+    if (c->pp)
+        c->host->preproc_free(c->pp);
     free(c);
 }
 

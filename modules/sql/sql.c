@@ -27,13 +27,6 @@
 
 extern char **environ;
 
-#define PP_MAX 16
-enum { PP_MINP, PP_MINB, PP_MINF, PP_MAXP, PP_MAXB, PP_MAXF, PP_MINBPP,
-       PP_MAXBPP, PP_MINPPF, PP_MAXPPF, PP_USRF, PP_ADJB };
-static const char *const pp_names[] = {"minp",   "minb",   "minf",   "maxp",
-                                       "maxb",   "maxf",   "minbpp", "maxbpp",
-                                       "minppf", "maxppf", "usrf",   "adjb"};
-
 struct sql_ctx {
     const struct pm_host *host;
     const struct pm_instance *inst;
@@ -56,8 +49,7 @@ struct sql_ctx {
     uint64_t stamp_updated;
     int walk_err;
     /* preprocess */
-    struct { int kind; double v; } pp[PP_MAX];
-    int npp, pp_checks;
+    struct pm_preproc *pp; /* sql_preprocess (NULL: none) */
     /* trigger */
     uint64_t trigger_every, next_trigger;
     pid_t children[16];
@@ -154,97 +146,6 @@ static int prim_text(struct sql_ctx *c, const struct sql_col *col,
     return 0;
 }
 
-/* ---- preprocess --------------------------------------------------------- */
-
-static int parse_preprocess(struct sql_ctx *c, const char *s)
-{
-    char buf[512], *save = NULL, *tok;
-    if (!s || !*s)
-        return 0;
-    if (strlen(s) >= sizeof(buf))
-        return -E2BIG;
-    strcpy(buf, s);
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ')
-            tok++;
-        char *eq = strchr(tok, '='), *end;
-        size_t k, nn = sizeof(pp_names) / sizeof(pp_names[0]);
-        if (!eq) {
-            PM_ERR(c->host, c->inst,
-                   "sql_preprocess: expected key=value, got '%s'", tok);
-            return -EINVAL;
-        }
-        *eq = 0;
-        for (k = 0; k < nn; k++)
-            if (!strcmp(tok, pp_names[k]))
-                break;
-        if (k == nn) {
-            PM_ERR(c->host, c->inst,
-                   "sql_preprocess: unknown or unsupported check '%s' "
-                   "(known: minp, minb, minf, maxp, maxb, maxf, minbpp, "
-                   "maxbpp, minppf, maxppf, usrf, adjb)",
-                   tok);
-            return -EINVAL;
-        }
-        double v = strtod(eq + 1, &end);
-        if (end == eq + 1 || *end) {
-            PM_ERR(c->host, c->inst,
-                   "sql_preprocess: %s: expected a number, got '%s'", tok,
-                   eq + 1);
-            return -EINVAL;
-        }
-        if (c->npp == PP_MAX)
-            return -E2BIG;
-        c->pp[c->npp].kind = (int)k;
-        c->pp[c->npp].v = v;
-        c->npp++;
-        if ((int)k < PP_USRF)
-            c->pp_checks++;
-    }
-    return 0;
-}
-
-static int preprocess(const struct sql_ctx *c, struct pm_row *r)
-{
-    int pass = 0, fail = 0;
-    double p = (double)r->packets, b = (double)r->bytes, f = (double)r->flows;
-    for (int i = 0; i < c->npp; i++) {
-        double v = c->pp[i].v;
-        int ok;
-        switch (c->pp[i].kind) {
-        case PP_MINP: ok = p >= v; break;
-        case PP_MINB: ok = b >= v; break;
-        case PP_MINF: ok = f >= v; break;
-        case PP_MAXP: ok = p < v; break;
-        case PP_MAXB: ok = b < v; break;
-        case PP_MAXF: ok = f < v; break;
-        case PP_MINBPP: ok = p > 0 && b / p >= v; break;
-        case PP_MAXBPP: ok = p > 0 && b / p < v; break;
-        case PP_MINPPF: ok = f > 0 && p / f >= v; break;
-        case PP_MAXPPF: ok = f > 0 && p / f < v; break;
-        default: continue;
-        }
-        if (ok)
-            pass++;
-        else
-            fail++;
-    }
-    if (c->pp_checks && (c->cfg->preprocess_type == 1 ? fail > 0 : pass == 0))
-        return 1;
-    for (int i = 0; i < c->npp; i++) {
-        if (c->pp[i].kind == PP_USRF) {
-            r->packets = (uint64_t)((double)r->packets * c->pp[i].v);
-            r->bytes = (uint64_t)((double)r->bytes * c->pp[i].v);
-            r->flows = (uint64_t)((double)r->flows * c->pp[i].v);
-        } else if (c->pp[i].kind == PP_ADJB) {
-            int64_t nb = (int64_t)r->bytes +
-                         (int64_t)(c->pp[i].v * (double)r->packets);
-            r->bytes = nb < 0 ? 0 : (uint64_t)nb;
-        }
-    }
-    return 0;
-}
-
 /* ---- purge --------------------------------------------------------------- */
 
 static struct sql_chunk *chunk_for(struct sql_ctx *c, const char *table)
@@ -276,7 +177,7 @@ static int purge_row(void *ud, const struct pm_row *row0)
     const char *tname = c->table_default;
     int rc = 0;
 
-    if (c->npp && preprocess(c, &row)) {
+    if (c->pp && c->host->preproc_apply(c->pp, &row)) {
         pm_counter_add(c->c_filtered, 1);
         return PM_WALK_NEXT;
     }
@@ -760,8 +661,11 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
             goto fail;
         }
     }
-    if (parse_preprocess(c, cfg->preprocess) < 0)
+    if (host->preproc_new(cfg->preprocess, cfg->preprocess_type == 1, &c->pp,
+                          herr, sizeof(herr)) < 0) {
+        PM_ERR(host, inst, "sql_preprocess%s", herr);
         goto fail;
+    }
     c->ncols = sql_schema_columns(host, be->flags, (unsigned)cfg->table_version,
                                   cfg->table_type == 1, cfg->optimize_clauses,
                                   c->history, inst, c->cols, SQL_MAX_COLS, err,
@@ -956,5 +860,7 @@ void sql_fini(void *vctx)
     free(c->known_tables);
     free(c->schema_text);
     free(c->vbuf.p);
+    if (c->pp)
+        c->host->preproc_free(c->pp);
     free(c);
 }

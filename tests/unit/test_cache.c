@@ -167,6 +167,47 @@ static void test_history_parse(void **st)
                         "_roundoff: 'q': expected letters among m, h, d, w, M");
 }
 
+/* *_preprocess: checks (any/all) and actions, shared by the outputs. */
+static void test_preproc(void **st)
+{
+    struct pm_preproc *p = NULL;
+    struct pm_row r;
+    char err[256];
+    (void)st;
+    assert_int_equal(pmc_preproc_new("", 0, &p, err, sizeof(err)), 0);
+    assert_null(p);
+    assert_int_equal(pmc_preproc_new("minp=4, minb=1000", 0, &p, err,
+                                     sizeof(err)), 0);
+    memset(&r, 0, sizeof(r));
+    r.packets = 3, r.bytes = 2000;
+    assert_int_equal(pmc_preproc_apply(p, &r), 0); /* any: minb passes */
+    r.bytes = 10;
+    assert_int_equal(pmc_preproc_apply(p, &r), 1); /* none passes */
+    pmc_preproc_free(p);
+    assert_int_equal(pmc_preproc_new("minp=4,minb=1000", 1, &p, err,
+                                     sizeof(err)), 0);
+    r.packets = 3, r.bytes = 2000;
+    assert_int_equal(pmc_preproc_apply(p, &r), 1); /* all: minp fails */
+    pmc_preproc_free(p);
+    assert_int_equal(pmc_preproc_new("usrf=10,adjb=-5", 0, &p, err,
+                                     sizeof(err)), 0);
+    r.packets = 2, r.bytes = 100, r.flows = 1;
+    assert_int_equal(pmc_preproc_apply(p, &r), 0); /* actions only */
+    assert_int_equal(r.packets, 20);
+    assert_int_equal(r.bytes, 1000 - 100);
+    assert_int_equal(r.flows, 10);
+    pmc_preproc_free(p);
+    assert_int_equal(pmc_preproc_new("minq=3", 0, &p, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, ": unknown check 'minq'"));
+    assert_int_equal(pmc_preproc_new("fss=3", 0, &p, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "not supported"));
+    assert_int_equal(pmc_preproc_new("minp=x", 0, &p, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, ": minp: expected a number, got 'x'");
+}
+
 static void test_sum_host(void **st)
 {
     struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "sum_host");
@@ -413,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_basic),       cmocka_unit_test(test_sum_host),
         cmocka_unit_test(test_tcpflags_or),
         cmocka_unit_test(test_history_parse),
+        cmocka_unit_test(test_preproc),
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_history_epoch),     cmocka_unit_test(test_strings),
         cmocka_unit_test(test_max_entries), cmocka_unit_test(test_speed),

@@ -153,6 +153,7 @@ struct pm_render;   /* opaque: a configured renderer */
 struct pm_cache;    /* opaque: an aggregation cache */
 struct pm_counter;  /* opaque: a named stats counter */
 struct pm_frag;     /* opaque: an IP fragment tracker */
+struct pm_preproc;  /* opaque: parsed *_preprocess checks and actions */
 
 /* Results of host->frag_track(). */
 enum pm_frag_result {
@@ -395,6 +396,19 @@ struct pm_host {
      * log("print_history%s", err) names the right key. */
     int (*history_parse)(const char *history, const char *roundoff,
                          struct pm_cache_cfg *cfg, char *err, size_t errlen);
+
+    /* --- *_preprocess (since 1.0) ---------------------------------------
+     * preproc_new: parse a *_preprocess value ("minp=2,minb=100,usrf=10";
+     * checks minp minb minf maxp maxb maxf minbpp maxbpp minppf maxppf,
+     * actions usrf adjb); all = 1 when *_preprocess_type is "all".  *out
+     * is NULL for an empty value.  Returns 0, or -EINVAL with err written
+     * to follow the key's name (": unknown check 'x' ...").
+     * preproc_apply: 1 when the aggregate is filtered out, else 0 after the
+     * actions adjusted row's counters.  A parsed set is read-only. */
+    int (*preproc_new)(const char *text, int all, struct pm_preproc **out,
+                       char *err, size_t errlen);
+    void (*preproc_free)(struct pm_preproc *p);
+    int (*preproc_apply)(const struct pm_preproc *p, struct pm_row *row);
 };
 
 /* Add to a counter from any thread. */
