@@ -106,6 +106,20 @@ check_against() {
             bad=1
             continue
         fi
+        case " $args " in
+        *" -N "*)
+            # pmacct 1.7.7's client sometimes appends 24 lines of zeros to a
+            # -N answer: keep as many lines as ours has when the rest of the
+            # reference's are all zeros (one line per ';'-separated query;
+            # one with -S)
+            n=$(printf '%s\n' "$args" | sed -E 's/.*-N ([^ ]*).*/\1/' | tr ';' '\n' | wc -l)
+            case " $args " in *" -S "*) n=1 ;; esac
+            if [ "$(wc -l <"$want")" -gt "$n" ] &&
+                ! tail -n +$((n + 1)) "$want" | grep -qvE '^(0( 0)*)?$'; then
+                head -n "$n" "$want" >"$want.answer"
+                want=$want.answer
+            fi ;;
+        esac
         compare "$want" "$T/ours/$name" "$cmp" "$what: pmacct $args" || bad=1
     done <"$DATA/queries.txt"
     return $bad
