@@ -104,4 +104,5 @@ void pmd_host_fill(struct pmd *d, struct pm_host *h)
     h->preproc_new = pmc_preproc_new;
     h->preproc_free = pmc_preproc_free;
     h->preproc_apply = pmc_preproc_apply;
+    h->record_frame = pmc_record_frame;
 }

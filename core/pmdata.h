@@ -99,6 +99,10 @@ void pmc_frag_free(struct pm_frag *f);
 int pmc_frag_track(struct pm_frag *f, struct pm_rec *r, const uint8_t *pkt,
                    uint32_t caplen);
 
+/* ---- frames from records (frame.c) ------------------------------------ */
+uint32_t pmc_record_frame(const struct pm_rec *r, uint8_t *buf,
+                          uint32_t *wirelen);
+
 /* ---- *_preprocess (preproc.c) ------------------------------------------ */
 int pmc_preproc_new(const char *text, int all, struct pm_preproc **out,
                     char *err, size_t errlen);

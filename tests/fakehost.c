@@ -496,6 +496,7 @@ static const struct pm_host fh_host = {
     .preproc_new = pmc_preproc_new,
     .preproc_free = pmc_preproc_free,
     .preproc_apply = pmc_preproc_apply,
+    .record_frame = pmc_record_frame,
 };
 
 void fakehost_custom_prims(const char *text)

@@ -180,11 +180,22 @@ pm_run() {
     return 0
 }
 
+# ref_wait_children: pmacct 1.7.7's plugins are processes of their own
+# ("pmacctd: Print Plugin [x]", ...) that may still be writing their output
+# after the daemon's main process has exited; wait (deadline 20 s) until no
+# reference process is left.  Called with the reference lock held, so no
+# other reference run is under way.
+ref_wait_children() {
+    wait_for "! pgrep -f '^(pm|nf|sf|ua)acctd: ' >/dev/null" 20 ||
+        note "reference plugin processes still alive after 20 s"
+}
+
 run_ref_pmacctd() {
     local rc
     ref_lock
     pm_run "$PM_REF_PMACCTD" "$@"
     rc=$?
+    ref_wait_children
     ref_unlock
     return $rc
 }

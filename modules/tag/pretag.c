@@ -122,7 +122,8 @@ struct pt_map {
     uint32_t *grouped; /* rule ids sorted by (group, hash, id) */
     uint32_t *linear;  /* rules in no group, ascending */
     uint32_t nlinear;
-    uint8_t frame[256]; /* scratch: synthesised frame */
+    const struct pm_host *host; /* for record_frame */
+    uint8_t frame[PM_RECORD_FRAME_MAX]; /* scratch: host->record_frame */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -218,71 +219,6 @@ static int prefix_match(const uint8_t *a, const uint8_t *p, unsigned plen)
     return 1;
 }
 
-static inline uint8_t *put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-    return p + 2;
-}
-
-/*
- * A minimal Ethernet [+802.1Q] + IPv4/IPv6 + TCP/UDP frame from a record
- * without packet bytes (flows), so that `filter` works on flows the way it
- * does on packets.  Returns the frame's length.
- */
-static uint32_t synth(const struct pm_rec *r, uint8_t *buf)
-{
-    uint8_t *p = buf, *l3, *l4;
-    int af = r->src_host.af ? r->src_host.af : r->dst_host.af;
-    uint32_t l4len = 0, l3len;
-
-    memcpy(p, r->dst_mac, 6);
-    memcpy(p + 6, r->src_mac, 6);
-    p += 12;
-    if (r->vlan) {
-        p = put16(p, 0x8100);
-        p = put16(p, (uint16_t)(r->vlan & 0x0fff));
-    }
-    p = put16(p, af == 6 ? 0x86dd : 0x0800);
-    l3 = p;
-    l3len = af == 6 ? 40 : 20;
-    l4 = l3 + l3len;
-    memset(l3, 0, l3len + 20);
-    if (r->proto == 6 || r->proto == 17 || r->proto == 132) {
-        put16(l4, r->src_port);
-        put16(l4 + 2, r->dst_port);
-        if (r->proto == 6) {
-            l4[12] = 5 << 4;
-            l4[13] = r->tcpflags;
-        }
-        l4len = r->proto == 6 ? 20 : r->proto == 17 ? 8 : 12;
-        if (r->proto == 17)
-            put16(l4 + 4, 8);
-    } else if (r->proto == 1 || r->proto == 58) {
-        l4[0] = (uint8_t)(r->dst_port >> 8);
-        l4[1] = (uint8_t)r->dst_port;
-        l4len = 8;
-    }
-    if (af == 6) {
-        l3[0] = (uint8_t)(0x60 | (r->tos >> 4));
-        l3[1] = (uint8_t)(r->tos << 4);
-        put16(l3 + 4, (uint16_t)l4len);
-        l3[6] = r->proto;
-        l3[7] = 64;
-        memcpy(l3 + 8, r->src_host.a, 16);
-        memcpy(l3 + 24, r->dst_host.a, 16);
-    } else {
-        l3[0] = 0x45;
-        l3[1] = r->tos;
-        put16(l3 + 2, (uint16_t)(l3len + l4len));
-        l3[8] = 64;
-        l3[9] = r->proto;
-        memcpy(l3 + 12, r->src_host.a, 4);
-        memcpy(l3 + 16, r->dst_host.a, 4);
-    }
-    return (uint32_t)(l4 + l4len - buf);
-}
-
 static int bpf_compile_dlt(struct pt_bpf *f, int dlt, char *err, size_t errlen)
 {
     pcap_t *p;
@@ -325,8 +261,10 @@ static int bpf_match(struct pt_map *m, struct pt_bpf *f, const struct pm_rec *r)
         h.caplen = r->pkt_caplen;
         h.len = r->pkt_len ? r->pkt_len : r->pkt_caplen;
     } else {
+        uint32_t wire;
         pkt = m->frame;
-        h.caplen = h.len = synth(r, m->frame);
+        h.caplen = m->host->record_frame(r, m->frame, &wire);
+        h.len = wire > h.caplen ? wire : h.caplen;
     }
     return pcap_offline_filter(&f->prog[i], &h, pkt) != 0;
 }
@@ -816,6 +754,7 @@ int pt_load(const char *path, const struct pm_host *host,
         rc = -ENOMEM;
         goto fail;
     }
+    m->host = host;
     while ((len = getline(&buf, &bcap, f)) >= 0) {
         struct pt_rule ru;
         line++;

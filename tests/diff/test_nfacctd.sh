@@ -5,7 +5,7 @@
 #     sampled, pmacctd's nfprobe v5/v9/IPFIX, fprobe v1/v5/v7; see its README),
 #   - tests/data/netflow/*.dat (vendor datagrams, template files first),
 #   - the shared corpus's akvorado NetFlow pcaps when present
-#     ($PM_CORPUS, default /work/shared/corpus).
+#     ($PM_CORPUS, default ../shared/corpus beside the checkout).
 # All are merged into one savefile (one exporter address each, see
 # tests/data/exporters/diff_common.sh): one run for six aggregate sets, one
 # more with nfacctd_renormalize.
@@ -27,7 +27,7 @@ flow_groups_add "$N/netflow5_test_invalid01.dat"
 flow_groups_add "$N/netflow5_test_juniper_mx80.dat"
 flow_groups_add "$N/netflow9_test_cisco_asa_1_tpl.dat+$N/netflow9_test_cisco_asa_1_data.dat"
 flow_groups_add "$N/netflow9_test_cisco_asr9k_tpl260.dat+$N/netflow9_test_cisco_asr9k_opttpl256.dat+$N/netflow9_test_cisco_asr9k_data260.dat"
-A=${PM_CORPUS:-/work/shared/corpus}/akvorado/flow-decoder-netflow
+A=${PM_CORPUS:-$top_srcdir/../shared/corpus}/akvorado/flow-decoder-netflow
 if [ -d "$A" ]; then
     for g in nfv5 mpls nat physicalinterfaces data+templates \
         template+data datalink-template+datalink-data \

@@ -300,7 +300,7 @@ static void test_dir_loading(void **state)
              CLS_BUILDDIR, CLS_BUILDDIR, c.dir);
     if (system(cmd) != 0) {
         rmdir_all(c.dir);
-        skip();
+        FAKEHOST_SKIP("classifiers/.libs/dns.so is not built");
     }
     assert_int_equal(cls_open(&c, "16", "5"), 0);
     force_len = 22; /* header 12 + "\1a\2bc\0" 6 + qtype 2 + qclass 2 */

@@ -97,6 +97,9 @@ enum pm_decode_result {
     PM_DEC_UNKNOWN_DLT = 4,
 };
 
+/* Room host->record_frame needs. */
+#define PM_RECORD_FRAME_MAX 160
+
 /* Output formats rendered by the core, the same for every output. */
 enum pm_fmt {
     PM_FMT_FORMATTED = 0, /* pmacct's fixed-width columns */
@@ -409,6 +412,17 @@ struct pm_host {
                        char *err, size_t errlen);
     void (*preproc_free)(struct pm_preproc *p);
     int (*preproc_apply)(const struct pm_preproc *p, struct pm_row *row);
+
+    /* --- frames from records (since 1.0) --------------------------------
+     * The inverse of decode_packet for records that carry no packet bytes
+     * (flows): an Ethernet [+802.1Q] + IPv4/IPv6 + L4 header frame (link
+     * type PM_DLT_EN10MB) built from the record's MACs, VLAN, hosts, tos,
+     * flow label, proto, ports, tcpflags, into buf (PM_RECORD_FRAME_MAX
+     * bytes), so BPF filters work on flows.  Returns the frame's length;
+     * *wirelen gets the length to show as on the wire (the record's average
+     * packet size when larger). */
+    uint32_t (*record_frame)(const struct pm_rec *r, uint8_t *buf,
+                             uint32_t *wirelen);
 };
 
 /* Add to a counter from any thread. */
