@@ -40,6 +40,13 @@ build_and_check() {
     "$src/configure" --prefix="$d/_inst" "$@" >configure.out 2>&1 ||
         { tail -n 40 configure.out; return 1; }
     grep -A30 '^  pmacct' configure.out | head -n 30
+    # Under CI every module must be built: a module configure left out
+    # (a missing -dev package) would silently take its tests with it.
+    if [ "${CI:-}" = true ] && sed -n '/^  modules:/,$p' configure.out | grep -q ' no  *('; then
+        echo "CI: configure left modules out (add their packages to tests/deps/):"
+        sed -n '/^  modules:/,$p' configure.out | grep ' no  *('
+        return 1
+    fi
     step "make -j$jobs ($d)"
     make -j"$jobs" >make.out 2>&1 || { tail -n 60 make.out; return 1; }
     step "make check ($d)"
