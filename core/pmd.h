@@ -232,8 +232,7 @@ void pmd_init(struct pmd *d, const char *daemon);
 /* Validate every entry and build the plan.  Errors are logged as one line
  * each (and the last kept in d->lasterr).  0 or -EINVAL. */
 int pmd_resolve(struct pmd *d);
-/* Print the resolved plan (--check-config). */
-void pmd_print_plan(struct pmd *d, FILE *f);
+void pmd_free(struct pmd *d);
 /* Default capture module of a daemon name, or NULL. */
 const char *pmd_daemon_module(const char *daemon);
 /* Closest string among candidates (edit distance), or NULL. */
@@ -241,7 +240,15 @@ const char *pmd_suggest(const char *word, const char *const *cands,
                         size_t n);
 void pmd_error(struct pmd *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void pmd_free(struct pmd *d);
+
+/* plan.c: the plan-building steps pmd_resolve() runs (each 0 or -errno,
+ * errors reported with pmd_error), printing and freeing. */
+int pmd_plan_check_outputs(struct pmd *d);
+int pmd_plan_implicit(struct pmd *d);
+int pmd_plan_explicit(struct pmd *d);
+int pmd_plan_captures_services(struct pmd *d);
+/* Print the resolved plan (--check-config). */
+void pmd_print_plan(struct pmd *d, FILE *f);
 
 /* pipeline.c */
 /* Initialise and start every instance, run threads until the input ends
