@@ -60,6 +60,11 @@ static const char *h_conf_get(const struct pm_instance *inst,
     return e ? e->value : NULL;
 }
 
+static uint32_t h_render_flags(const struct pm_instance *inst)
+{
+    return pmc_render_flags(inst, h_conf_get);
+}
+
 void pmd_host_fill(struct pmd *d, struct pm_host *h)
 {
     (void)d;
@@ -105,4 +110,5 @@ void pmd_host_fill(struct pmd *d, struct pm_host *h)
     h->preproc_free = pmc_preproc_free;
     h->preproc_apply = pmc_preproc_apply;
     h->record_frame = pmc_record_frame;
+    h->render_flags = h_render_flags;
 }

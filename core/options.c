@@ -64,6 +64,15 @@ const struct pm_option pmd_core_options[] = {
      "custom primitives (pmacct's primitives.lst syntax: name=, "
      "field_type=, packet_ptr=, len=, semantics=), usable in aggregate",
      0},
+    {"timestamps_since_epoch", PM_OPT_BOOL, 0, CO(enc[0]), "false", NULL,
+     "timestamps as seconds.microseconds since the epoch", 0},
+    {"timestamps_secs", PM_OPT_BOOL, 0, CO(enc[1]), "false", NULL,
+     "timestamps without microseconds", 0},
+    {"pre_tag_label_encode_as_map", PM_OPT_BOOL, 0, CO(enc[2]), "false", NULL,
+     "JSON: the label \"k1%v1,k2%v2\" as a map {\"k1\": \"v1\", ...}", 0},
+    {"tcpflags_encode_as_array", PM_OPT_BOOL, 0, CO(enc[3]), "false", NULL,
+     "JSON: tcp_flags as an array of flag names, e.g. [\"ACK\", \"SYN\"]",
+     0},
     {"plugin_pipe_size", PM_OPT_STR, PM_OPTF_COMPAT, CO(compat[0]), NULL,
      NULL,
      "ignored: queues are sized by pipeline_queue_batches x "

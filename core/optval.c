@@ -285,3 +285,31 @@ void pmc_options_free(const struct pm_option *opts, void *config)
         }
     }
 }
+
+uint32_t pmc_render_flags(const struct pm_instance *inst,
+                          const char *(*get)(const struct pm_instance *,
+                                             const char *))
+{
+    static const struct {
+        const char *key;
+        uint32_t flag;
+    } keys[] = {
+        {"timestamps_since_epoch", PM_RENDER_TS_EPOCH},
+        {"timestamps_secs", PM_RENDER_TS_SECS},
+        {"pre_tag_label_encode_as_map", PM_RENDER_LABEL_MAP},
+        {"tcpflags_encode_as_array", PM_RENDER_TCPFLAGS_ARRAY},
+    };
+    const struct pm_option o = {"", PM_OPT_BOOL, 0, 0, NULL, NULL, "", 0};
+    uint32_t flags = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *v = get(inst, keys[i].key);
+        int on = 0;
+        char err[128];
+        /* values were validated against the core's table at start-up */
+        if (v && pmc_option_parse(&o, v, &on, err, sizeof(err)) == 0 && on)
+            flags |= keys[i].flag;
+    }
+    return flags;
+}

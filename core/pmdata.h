@@ -121,5 +121,11 @@ int pmc_options_defaults(const struct pm_option *opts, void *config,
                          char *err, size_t errlen);
 /* Free the strings stored by the two functions above. */
 void pmc_options_free(const struct pm_option *opts, void *config);
+/* The PM_RENDER_* encoding flags set for inst (timestamps_since_epoch,
+ * timestamps_secs, pre_tag_label_encode_as_map, tcpflags_encode_as_array),
+ * reading raw values with get (the host's conf_get). */
+uint32_t pmc_render_flags(const struct pm_instance *inst,
+                          const char *(*get)(const struct pm_instance *,
+                                             const char *));
 
 #endif /* PMACCT_CORE_PMDATA_H */

@@ -496,6 +496,47 @@ static int json_kv(struct pm_buf *out, const char *key, const char *v,
     return pmc_buf_append(out, v, vlen);
 }
 
+/* pre_tag_label_encode_as_map: "k1%v1,k2%v2" -> {"k1": "v1", "k2": "v2"};
+ * an entry without '%' is a key with an empty value; empty entries are
+ * skipped. */
+static int json_label_map(struct pm_buf *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    int n = 0;
+    pmc_buf_append(out, "{", 1);
+    while (i < len) {
+        size_t e = i, pct;
+        while (e < len && s[e] != ',')
+            e++;
+        for (pct = i; pct < e && s[pct] != '%'; pct++)
+            ;
+        if (e > i) {
+            if (n++)
+                pmc_buf_append(out, ", ", 2);
+            json_escape(out, s + i, pct - i);
+            pmc_buf_append(out, ": ", 2);
+            json_escape(out, s + (pct < e ? pct + 1 : e),
+                        pct < e ? e - pct - 1 : 0);
+        }
+        i = e + 1;
+    }
+    return pmc_buf_append(out, "}", 1);
+}
+
+/* tcpflags_encode_as_array: the six RFC 793 control bits set, in the
+ * header's order: ["URG", "ACK", "PSH", "RST", "SYN", "FIN"]. */
+static int json_tcpflags(struct pm_buf *out, uint8_t f)
+{
+    static const char *const names[6] = {"URG", "ACK", "PSH",
+                                         "RST", "SYN", "FIN"};
+    int i, n = 0;
+    pmc_buf_append(out, "[", 1);
+    for (i = 0; i < 6; i++)
+        if (f & (0x20u >> i))
+            pmc_buf_printf(out, "%s\"%s\"", n++ ? ", " : "", names[i]);
+    return pmc_buf_append(out, "]", 1);
+}
+
 static int row_json(struct pm_render *r, const struct pm_row *row,
                     struct pm_buf *out)
 {
@@ -527,17 +568,25 @@ static int row_json(struct pm_render *r, const struct pm_row *row,
                 str = v;
                 slen = strlen(v);
             }
-            if (first) {
+            if (d->info.id == PM_P_LABEL &&
+                (r->cfg.flags & PM_RENDER_LABEL_MAP)) {
+                pmc_buf_printf(out, "%s\"%s\": ", first ? "" : ", ", key);
+                json_label_map(out, str, slen);
+            } else if (d->info.id == PM_P_TCPFLAGS &&
+                       (r->cfg.flags & PM_RENDER_TCPFLAGS_ARRAY)) {
+                pmc_buf_printf(out, "%s\"%s\": ", first ? "" : ", ", key);
+                json_tcpflags(out, row->rec->tcpflags);
+            } else if (first) {
                 /* no leading ", " */
                 pmc_buf_printf(out, "\"%s\": ", key);
                 if (q)
                     json_escape(out, str, slen);
                 else
                     pmc_buf_append(out, str, slen);
-                first = 0;
             } else {
                 json_kv(out, key, str, slen, q);
             }
+            first = 0;
         }
     }
     {

@@ -328,6 +328,11 @@ static const char *fh_conf_get(const struct pm_instance *inst, const char *key)
     return conf_raw(key);
 }
 
+static uint32_t fh_render_flags(const struct pm_instance *inst)
+{
+    return pmc_render_flags(inst, fh_conf_get);
+}
+
 static const struct pm_option *find_opt(const struct pm_module_desc *d,
                                         const char *key)
 {
@@ -497,6 +502,7 @@ static const struct pm_host fh_host = {
     .preproc_free = pmc_preproc_free,
     .preproc_apply = pmc_preproc_apply,
     .record_frame = pmc_record_frame,
+    .render_flags = fh_render_flags,
 };
 
 void fakehost_custom_prims(const char *text)

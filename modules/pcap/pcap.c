@@ -8,6 +8,9 @@
  * (opened in start() or run(), closed in fini() after run() returned) and
  * the stats counters (atomic adds through pm_counter_add).
  *
+ * Opening the input (savefile, live interface, pcap_filter) is in
+ * pcap_open.c.
+ *
  * Non-IP frames (ARP, LLDP, ...) are marked dropped: pmacctd 1.7.7 does not
  * account them, not even with an L2-only aggregate (src_mac,dst_mac).
  */
@@ -22,58 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <pmacct/pm_host.h>
-#include <pmacct/pm_module.h>
-#include <pmacct/pm_record.h>
-
-#define PCAP_TIMEOUT_MS 100
-#define PCAP_DEFAULT_SNAPLEN 128
-#define PCAP_IFACE_RETRY_SECS 5
-
-enum { DIR_NONE = 0, DIR_IN, DIR_OUT };
-enum { IFX_NONE = 0, IFX_SYS, IFX_HASH };
-
-struct pcap_cfg {
-    char *pcap_interface;
-    char *interface; /* old name of pcap_interface */
-    char *savefile;
-    int savefile_wait;
-    uint64_t savefile_delay;
-    uint64_t savefile_replay;
-    char *filter;
-    int promisc;
-    uint64_t snaplen;
-    char *direction;
-    char *ifindex;
-    int interface_wait;
-    int force_frag;
-    uint64_t frag_buffer;
-};
-
-struct pcap_ctx {
-    const struct pm_host *host;
-    const struct pm_instance *inst;
-    struct pcap_cfg *cfg;
-    const char *ifname; /* live: interface; NULL for savefiles */
-    char ifbuf[64];
-    int direction;
-    int ifx_mode;
-    uint32_t ifindex;
-    uint32_t snaplen;
-    pcap_t *p;
-    int dlt;
-    int keep_packets;
-    /* counters */
-    uint64_t *c_packets, *c_bytes, *c_truncated, *c_bad, *c_non_ip;
-    uint64_t *c_kdrop, *c_ifdrop;
-    /* fragment tracking (only when a pipeline aggregates L4 fields) */
-    struct pm_frag *frag;
-    uint64_t *c_frag_unmatched;
-    uint64_t last_drop, last_ifdrop;
-    /* custom primitives read from the packet (packet_ptr=) */
-    const struct pm_custom_prim *cprims;
-    uint32_t ncprims;
-};
+#include "pcap_int.h"
 
 static const struct pm_option pcapm_options[] = {
     {"pcap_interface", PM_OPT_STR, 0, offsetof(struct pcap_cfg, pcap_interface),
@@ -115,17 +67,6 @@ static const struct pm_option pcapm_options[] = {
      "memory for the fragment table (datagrams whose first fragment was seen)",
      0},
     PM_OPTION_END};
-
-/* FNV-1a of the interface name, never 0 (pcap_ifindex: hash). */
-static uint32_t name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 16777619u;
-    }
-    return h ? h : 1;
-}
 
 static int pcapm_init(const struct pm_host *host, const struct pm_instance *inst,
                      void *config, void **ctxp)
@@ -238,164 +179,6 @@ fail:
     return rc;
 }
 
-/* Apply pcap_filter to an open handle. */
-static int set_filter(struct pcap_ctx *ctx)
-{
-    struct bpf_program prog;
-    const char *f = ctx->cfg->filter;
-
-    if (!f || !*f)
-        return 0;
-    if (pcap_compile(ctx->p, &prog, f, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-        ctx->host->log(ctx->inst, PM_LOG_ERR, "pcap_filter '%s': %s", f,
-                       pcap_geterr(ctx->p));
-        return -EINVAL;
-    }
-    if (pcap_setfilter(ctx->p, &prog) < 0) {
-        ctx->host->log(ctx->inst, PM_LOG_ERR, "pcap_filter '%s': %s", f,
-                       pcap_geterr(ctx->p));
-        pcap_freecode(&prog);
-        return -EINVAL;
-    }
-    pcap_freecode(&prog);
-    return 0;
-}
-
-static int open_savefile(struct pcap_ctx *ctx)
-{
-    char err[PCAP_ERRBUF_SIZE] = "";
-    const char *file = ctx->cfg->savefile;
-    struct stat st;
-    int rc;
-
-    if (stat(file, &st) < 0) {
-        rc = -errno;
-        ctx->host->log(ctx->inst, PM_LOG_ERR, "cannot open savefile %s: %s",
-                       file, strerror(errno));
-        return rc;
-    }
-    ctx->p = pcap_open_offline(file, err);
-    if (!ctx->p) {
-        ctx->host->log(ctx->inst, PM_LOG_ERR, "cannot open savefile %s: %s",
-                       file, err);
-        return -EINVAL;
-    }
-    ctx->dlt = pcap_datalink(ctx->p);
-    rc = set_filter(ctx);
-    if (rc < 0) {
-        pcap_close(ctx->p);
-        ctx->p = NULL;
-    }
-    return rc;
-}
-
-/* Pick a device when none is configured, as pcap_lookupdev() did. */
-static int pick_device(struct pcap_ctx *ctx)
-{
-    char err[PCAP_ERRBUF_SIZE] = "";
-    pcap_if_t *all = NULL, *d, *pick = NULL;
-
-    if (pcap_findalldevs(&all, err) < 0 || !all) {
-        ctx->host->log(ctx->inst, PM_LOG_ERR,
-                       "no pcap_interface given and no device found%s%s",
-                       *err ? ": " : "", err);
-        if (all)
-            pcap_freealldevs(all);
-        return -ENODEV;
-    }
-    for (d = all; d; d = d->next) {
-        if (d->flags & PCAP_IF_LOOPBACK)
-            continue;
-        if (!strcmp(d->name, "any"))
-            continue;
-        pick = d;
-        break;
-    }
-    if (!pick)
-        pick = all;
-    snprintf(ctx->ifbuf, sizeof(ctx->ifbuf), "%s", pick->name);
-    ctx->ifname = ctx->ifbuf;
-    pcap_freealldevs(all);
-    ctx->host->log(ctx->inst, PM_LOG_INFO,
-                   "no pcap_interface given: listening on %s", ctx->ifname);
-    return 0;
-}
-
-/* Open the live interface.  Returns 0, -ENODEV (absent: may wait),
- * -EPERM, or another -errno. */
-static int open_live(struct pcap_ctx *ctx, int quiet_absent)
-{
-    char err[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p;
-    int rc;
-
-    p = pcap_create(ctx->ifname, err);
-    if (!p) {
-        ctx->host->log(ctx->inst, PM_LOG_ERR,
-                       "cannot open interface %s: %s", ctx->ifname, err);
-        return -ENODEV;
-    }
-    pcap_set_snaplen(p, (int)ctx->snaplen);
-    pcap_set_promisc(p, ctx->cfg->promisc ? 1 : 0);
-    pcap_set_timeout(p, PCAP_TIMEOUT_MS);
-    pcap_set_buffer_size(p, 8 * 1024 * 1024);
-    rc = pcap_activate(p);
-    if (rc < 0) {
-        if (rc == PCAP_ERROR_PERM_DENIED) {
-            ctx->host->log(ctx->inst, PM_LOG_ERR,
-                           "cannot open interface %s: you don't have "
-                           "permission to capture on that device (run as "
-                           "root or give CAP_NET_RAW)",
-                           ctx->ifname);
-            rc = -EPERM;
-        } else if (rc == PCAP_ERROR_NO_SUCH_DEVICE ||
-                   rc == PCAP_ERROR_IFACE_NOT_UP) {
-            if (!quiet_absent)
-                ctx->host->log(ctx->inst, PM_LOG_ERR,
-                               "cannot open interface %s: %s", ctx->ifname,
-                               rc == PCAP_ERROR_IFACE_NOT_UP
-                                   ? "interface is down"
-                                   : "no such device");
-            rc = -ENODEV;
-        } else {
-            ctx->host->log(ctx->inst, PM_LOG_ERR,
-                           "cannot open interface %s: %s", ctx->ifname,
-                           pcap_geterr(p));
-            rc = -EIO;
-        }
-        pcap_close(p);
-        return rc;
-    } else if (rc > 0) {
-        ctx->host->log(ctx->inst, PM_LOG_WARNING, "interface %s: %s",
-                       ctx->ifname, pcap_geterr(p));
-    }
-    ctx->p = p;
-    if (pcap_setnonblock(p, 1, err) < 0)
-        ctx->host->log(ctx->inst, PM_LOG_WARNING,
-                       "interface %s: cannot set non-blocking mode: %s",
-                       ctx->ifname, err);
-    if (ctx->direction != DIR_NONE &&
-        pcap_setdirection(p, ctx->direction == DIR_IN ? PCAP_D_IN
-                                                      : PCAP_D_OUT) < 0)
-        ctx->host->log(ctx->inst, PM_LOG_WARNING,
-                       "pcap_direction %s not supported on %s: %s",
-                       ctx->direction == DIR_IN ? "in" : "out", ctx->ifname,
-                       pcap_geterr(p));
-    rc = set_filter(ctx);
-    if (rc < 0) {
-        pcap_close(p);
-        ctx->p = NULL;
-        return rc;
-    }
-    ctx->dlt = pcap_datalink(p);
-    if (ctx->ifx_mode == IFX_SYS)
-        ctx->ifindex = if_nametoindex(ctx->ifname);
-    else if (ctx->ifx_mode == IFX_HASH)
-        ctx->ifindex = name_hash(ctx->ifname);
-    ctx->host->log(ctx->inst, PM_LOG_INFO, "listening on %s, link type %d",
-                   ctx->ifname, ctx->dlt);
-    return 0;
-}
 
 static int pcapm_start(void *vctx)
 {
@@ -410,13 +193,13 @@ static int pcapm_start(void *vctx)
     if (need_snap > ctx->snaplen)
         ctx->snaplen = need_snap;
     if (ctx->cfg->savefile && *ctx->cfg->savefile)
-        return open_savefile(ctx);
+        return pcapm_open_savefile(ctx);
     if (!ctx->ifname) {
-        rc = pick_device(ctx);
+        rc = pcapm_pick_device(ctx);
         if (rc < 0)
             return rc;
     }
-    rc = open_live(ctx, ctx->cfg->interface_wait);
+    rc = pcapm_open_live(ctx, ctx->cfg->interface_wait);
     if (rc == -ENODEV && ctx->cfg->interface_wait) {
         ctx->host->log(ctx->inst, PM_LOG_WARNING,
                        "interface %s not available: waiting for it",
@@ -577,6 +360,10 @@ static int one_packet(struct pcap_ctx *ctx, struct loop_state *st,
         r->pkt_caplen = h->caplen;
         r->pkt_len = h->len;
     }
+    /* an unsampled capture: rate 1, as pmacctd 1.7.7 reports (the sampling
+     * transform changes it for *_ext_sampling_rate) */
+    r->sampling_rate = 1;
+    pm_rec_set(r, PM_P_SAMPLING_RATE);
     if (ctx->ifindex) {
         if (ctx->direction == DIR_OUT) {
             r->out_iface = ctx->ifindex;
@@ -671,7 +458,7 @@ static int run_savefile(struct pcap_ctx *ctx)
         if (ctx->host->stopping(ctx->inst))
             goto stopped;
         if (!ctx->p) {
-            rc = open_savefile(ctx);
+            rc = pcapm_open_savefile(ctx);
             if (rc < 0)
                 goto out;
         }
@@ -739,7 +526,7 @@ static int run_live(struct pcap_ctx *ctx)
         nap(ctx, PCAP_IFACE_RETRY_SECS * 1000);
         if (ctx->host->stopping(ctx->inst))
             return PM_RUN_STOPPED;
-        rc = open_live(ctx, 1);
+        rc = pcapm_open_live(ctx, 1);
         if (rc < 0 && rc != -ENODEV)
             return rc;
     }

@@ -5,7 +5,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *       -I /work/main/sdk/include -I /work/main/tests -I /work/main/modules/tag \
- *       /work/main/tests/fuzz/fuzz_pretag.c /work/main/modules/tag/pretag.c \
+ *       /work/main/tests/fuzz/fuzz_pretag.c /work/main/modules/tag/pretag.c /work/main/modules/tag/pretag_parse.c \
  *       tests/.libs/libfakehost.a -lpcap -o /tmp/fuzz_pretag
  *   mkdir -p /tmp/pretag-corpus && /tmp/fuzz_pretag -max_len=4096 /tmp/pretag-corpus /work/main/tests/fuzz/corpus/pretag
  *

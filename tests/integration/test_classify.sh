@@ -158,46 +158,7 @@ classifier_table_num: 65536
 EOF
     run_our_pmacctd "$T/n$tag.conf" || fail "pmacctd (nDPI) failed on $cap"
     ndpiReader -i "$cap" -v 2 >"$T/r$tag.txt" 2>&1 || fail "ndpiReader failed on $cap"
-    python3 - "$T/n$tag.csv" "$T/r$tag.txt" "$cap" <<'EOF'
-import re, sys
-ours, ref, cap = sys.argv[1:4]
-def key(proto, a, ap, b, bp):
-    x, y = (a, int(ap)), (b, int(bp))
-    return (proto.lower(),) + tuple(sorted([x, y]))
-cls = {}
-with open(ours) as f:
-    next(f)
-    for line in f:
-        c, sa, da, sp, dp, pr = line.strip().split(',')[:6]
-        k = key(pr, sa, sp, da, dp)
-        if c != 'unknown' or k not in cls:
-            cls[k] = c
-flow = re.compile(r'^\s*\d+\s+(TCP|UDP|ICMP|ICMPV6|\S+)\s+\[?([0-9a-fA-F.:]+?)\]?:(\d+)\s+<->\s+\[?([0-9a-fA-F.:]+?)\]?:(\d+)\s+.*?\[proto: [0-9.]+/([^\]]+)\]')
-n = agree = 0
-bad = []
-with open(ref) as f:
-    for line in f:
-        m = flow.match(line)
-        if not m:
-            continue
-        pr, a, ap, b, bp, name = m.groups()
-        k = key(pr, a, ap, b, bp)
-        want = 'unknown' if name == 'Unknown' else name
-        got = cls.get(k, 'unknown')
-        n += 1
-        if got == want:
-            agree += 1
-        else:
-            bad.append('%s: ours %s, ndpiReader %s' % (k, got, want))
-if n == 0:
-    print('no flows parsed from ndpiReader output of %s' % cap)
-    sys.exit(1)
-pct = 100.0 * agree / n
-print('nDPI agreement on %s: %d/%d flows = %.2f%%' % (cap, agree, n, pct))
-for b in bad[:20]:
-    print('  differs: ' + b)
-sys.exit(0 if pct >= 99.0 else 1)
-EOF
+    python3 "$top_srcdir/tests/integration/ndpi_agree.py" "$T/n$tag.csv" "$T/r$tag.txt" "$cap"
 }
 ndpi_compare "$CAP" 0 || fail "nDPI agreement below 99%"
 i=1

@@ -354,6 +354,60 @@ static void test_json_escape_and_sep(void **state)
     free(out.p);
 }
 
+/* pre_tag_label_encode_as_map and tcpflags_encode_as_array (JSON); CSV
+ * and the default JSON are unchanged by the flags. */
+static void test_json_encode_as(void **state)
+{
+    struct pm_rec r;
+    struct pm_row row;
+    uint16_t ids[3] = {PM_P_LABEL, PM_P_TCPFLAGS, PM_P_SRC_PORT};
+    struct pm_render_cfg cfg = {0};
+    struct pm_render *rd;
+    struct pm_buf out = {0};
+    const char arena[] = "site%mil,role%edge,,bare,q\"%x\"";
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    memset(&row, 0, sizeof(row));
+    r.label.off = 0, r.label.len = sizeof(arena) - 1;
+    r.tcpflags = 0x12; /* SYN+ACK */
+    r.src_port = 7;
+    row.rec = &r, row.arena = arena, row.packets = 1, row.bytes = 2;
+    cfg.fmt = PM_FMT_JSON, cfg.prims = ids, cfg.nprims = 3;
+    cfg.flags = PM_RENDER_NO_FLOWS | PM_RENDER_LABEL_MAP |
+                PM_RENDER_TCPFLAGS_ARRAY;
+    rd = pmc_render_new(&cfg);
+    assert_int_equal(pmc_render_row(rd, &row, &out), 0);
+    assert_string_equal(out.p,
+                        "{\"label\": {\"site\": \"mil\", \"role\": \"edge\", "
+                        "\"bare\": \"\", \"q\\\"\": \"x\\\"\"}, "
+                        "\"port_src\": 7, \"tcp_flags\": [\"ACK\", \"SYN\"], "
+                        "\"packets\": 1, \"bytes\": 2}\n");
+    pmc_render_free(rd);
+    /* empty label and no flags: {} and [] */
+    out.len = 0;
+    r.label.len = 0;
+    r.tcpflags = 0x3f;
+    rd = pmc_render_new(&cfg);
+    assert_int_equal(pmc_render_row(rd, &row, &out), 0);
+    assert_string_equal(out.p, "{\"label\": {}, \"port_src\": 7, "
+                               "\"tcp_flags\": [\"URG\", \"ACK\", \"PSH\", "
+                               "\"RST\", \"SYN\", \"FIN\"], \"packets\": 1, "
+                               "\"bytes\": 2}\n");
+    pmc_render_free(rd);
+    /* without the flags: as before */
+    out.len = 0;
+    r.label.len = 8;
+    r.tcpflags = 0x12;
+    cfg.flags = PM_RENDER_NO_FLOWS;
+    rd = pmc_render_new(&cfg);
+    assert_int_equal(pmc_render_row(rd, &row, &out), 0);
+    assert_string_equal(out.p, "{\"label\": \"site%mil\", \"port_src\": 7, "
+                               "\"tcp_flags\": \"18\", \"packets\": 1, "
+                               "\"bytes\": 2}\n");
+    pmc_render_free(rd);
+    free(out.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_unset_timestamp),
         cmocka_unit_test(test_mpls_class),
         cmocka_unit_test(test_json_escape_and_sep),
+        cmocka_unit_test(test_json_encode_as),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
