@@ -1,12 +1,16 @@
 #!/bin/bash
-# bench/nf_replay.sh [BUILD_DIR] - NetFlow v9 collector benchmark: Debian's
-# nfacctd 1.7.7 against ours (nfacctd_threads 1, then 2), same config (print
-# CSV, 5-tuple aggregation), same datagrams replayed over loopback UDP.
+# bench/nf_replay.sh [BUILD_DIR] - flow collector benchmark: Debian's
+# nfacctd (sfacctd) 1.7.7 against ours (nfacctd_threads 1, then 2), same
+# config (print CSV, 5-tuple aggregation), same datagrams replayed over
+# loopback UDP.
 #
 #  1. tests/gen/pcapgen bench: NPKTS packets over NFLOWS flows;
-#  2. softflowd -r exports it as NetFlow v9 to 127.0.0.1:EPORT while
-#     tcpdump captures the datagrams on lo (once);
-#  3. the export's truth: sum of the flows' packet counters (tshark);
+#  2. EXPORT=v9 (default), v5 or ipfix: softflowd -r exports it as NetFlow
+#     v9 / v5 / IPFIX to 127.0.0.1:EPORT; EXPORT=sflow: the reference
+#     pmacctd's sfprobe plugin exports it as sFlow v5 (every packet
+#     sampled); tcpdump captures the datagrams on lo (once);
+#  3. the export's truth: sum of the flows' packet counters (tshark), for
+#     sFlow the number of flow samples (one packet each, not renormalised);
 #  4. per daemon: bench/nfsend replays the capture LOOPS times with
 #     sendmmsg (SENDERS processes, RATE datagrams/s each, 0 = as fast as
 #     one core can), then we wait until the daemon's CPU time stops
@@ -16,7 +20,8 @@
 # Prints packets counted vs sent, % counted, CPU seconds, CPU per counted
 # packet and the ratio reference / ours.  Not a test: no assertion.
 #
-# Environment: NPKTS (1000000), NFLOWS (10000), LOOPS (20), RATE (0),
+# Environment: EXPORT (v9), NPKTS (1000000; sflow: 200000), NFLOWS (10000),
+# LOOPS (20), RATE (0),
 # SENDERS (1), PIPE_SIZE (nfacctd_pipe_size, 67108864), KEEP=1 keeps the
 # work dir.  Takes the reference lock (/tmp/pmacct-ref.lock) while the
 # reference runs.  Needs softflowd, tcpdump, tshark, pmacct, cc, awk.
@@ -28,13 +33,19 @@ if [ -z "$B" ]; then
 fi
 [ -n "$B" ] && [ -x "$B/pmacctd" ] || { echo "usage: $0 BUILD_DIR (with pmacctd built)" >&2; exit 2; }
 B=$(cd "$B" && pwd)
+EXPORT=${EXPORT:-v9}
+case $EXPORT in
+v5 | v9 | ipfix) DAEMON=nfacctd; KP=nfacctd ;;
+sflow) DAEMON=sfacctd; KP=sfacctd; NPKTS=${NPKTS:-200000} ;;
+*) echo "EXPORT: v5, v9, ipfix or sflow" >&2; exit 2 ;;
+esac
 NPKTS=${NPKTS:-1000000}
 NFLOWS=${NFLOWS:-10000}
 LOOPS=${LOOPS:-20}
 RATE=${RATE:-0}
 SENDERS=${SENDERS:-1}
 PIPE_SIZE=${PIPE_SIZE:-67108864}
-REF=${REF:-/usr/sbin/nfacctd}
+REF=${REF:-/usr/sbin/$DAEMON}
 LOCK=${PM_REF_LOCK:-/tmp/pmacct-ref.lock}
 for t in softflowd tcpdump tshark cc awk flock; do
     command -v $t >/dev/null || { echo "needs $t" >&2; exit 2; }
@@ -61,7 +72,27 @@ EPORT=$((30000 + $$ % 10000))
 tcpdump -i lo -U -w "$W/export.pcap" udp dst port $EPORT >"$W/tcpdump.log" 2>&1 &
 TD=$!
 wait_until "grep -q listening '$W/tcpdump.log'" 20 || { cat "$W/tcpdump.log"; exit 1; }
-softflowd -r "$W/in.pcap" -n 127.0.0.1:$EPORT -v 9 -d >"$W/softflowd.log" 2>&1
+if [ "$EXPORT" = sflow ]; then
+    cat >"$W/sfprobe.conf" <<CONF
+daemonize: false
+pcap_savefile: $W/in.pcap
+plugins: sfprobe
+sfprobe_receiver: 127.0.0.1:$EPORT
+sampling_rate: 1
+plugin_pipe_size: 10240000
+plugin_buffer_size: 10240
+CONF
+    exec 9>>"$LOCK"
+    flock -w 600 9 || { echo "cannot take $LOCK"; exit 1; }
+    /usr/sbin/pmacctd -f "$W/sfprobe.conf" >"$W/sfprobe.log" 2>&1
+    # its plugin process may still be sending
+    while pgrep -f "sfprobe.*$W" >/dev/null 2>&1 || pgrep -f "pmacctd: sFlow Probe" >/dev/null 2>&1; do sleep 0.2; done
+    flock -u 9
+else
+    v=${EXPORT#v}
+    [ "$EXPORT" = ipfix ] && v=10
+    softflowd -r "$W/in.pcap" -n 127.0.0.1:$EPORT -v $v -d >"$W/softflowd.log" 2>&1
+fi
 # all datagrams reached tcpdump when the file stops growing
 prev=-1
 while :; do
@@ -71,10 +102,15 @@ while :; do
     prev=$cur
 done
 kill -INT $TD; wait $TD 2>/dev/null
-read -r EXP_PKTS EXP_RECS < <(tshark -r "$W/export.pcap" -d udp.port==$EPORT,cflow -T fields -e cflow.packets 2>/dev/null |
-    tr ',' '\n' | awk '$1 != "" {s += $1; n++} END {print s + 0, n + 0}')
+if [ "$EXPORT" = sflow ]; then
+    read -r EXP_PKTS EXP_RECS < <(tshark -r "$W/export.pcap" -d udp.port==$EPORT,sflow -T fields -e sflow.flow_sample.sequence_number 2>/dev/null |
+        tr ',' '\n' | awk '$1 != "" {n++} END {print n + 0, n + 0}')
+else
+    read -r EXP_PKTS EXP_RECS < <(tshark -r "$W/export.pcap" -d udp.port==$EPORT,cflow -T fields -e cflow.packets 2>/dev/null |
+        tr ',' '\n' | awk '$1 != "" {s += $1; n++} END {print s + 0, n + 0}')
+fi
 EXP_DG=$(tshark -r "$W/export.pcap" 2>/dev/null | wc -l)
-echo "export: $NPKTS packets in, softflowd v9: $EXP_DG datagrams, $EXP_RECS flow records, $EXP_PKTS packets (x $LOOPS loops)"
+echo "export: $NPKTS packets in, $EXPORT: $EXP_DG datagrams, $EXP_RECS flow records/samples, $EXP_PKTS packets (x $LOOPS loops)"
 
 # ---- one daemon ------------------------------------------------------------
 tree_pids() { # the pid and its descendants
@@ -100,9 +136,9 @@ run_one() {
     rm -f "$out"
     cat >"$conf" <<CONF
 daemonize: false
-nfacctd_ip: 127.0.0.1
-nfacctd_port: $port
-nfacctd_pipe_size: $PIPE_SIZE
+${KP}_ip: 127.0.0.1
+${KP}_port: $port
+${KP}_pipe_size: $PIPE_SIZE
 plugin_pipe_size: 10240000
 plugin_buffer_size: 10240
 plugins: print
@@ -161,12 +197,18 @@ flock -w 600 9 || { echo "cannot take $LOCK"; exit 1; }
 r=$(run_one ref "$REF") || { echo "$r"; exit 1; }
 flock -u 9
 set -- $r; report "$1" "$2" "$3" "$4"
-EXTRA="nfacctd_threads: 1"
-r=$(run_one ours_t1 "$B/pmacctd" --daemon nfacctd) || { echo "$r"; exit 1; }
-set -- $r; report "$1" "$2" "$3" "$4"
-EXTRA="nfacctd_threads: 2"
-r=$(run_one ours_t2 "$B/pmacctd" --daemon nfacctd) || { echo "$r"; exit 1; }
-set -- $r; report "$1" "$2" "$3" "$4"
+if [ "$DAEMON" = sfacctd ]; then
+    # one receiver thread (sfacctd_threads does not exist)
+    r=$(run_one ours "$B/pmacctd" --daemon sfacctd) || { echo "$r"; exit 1; }
+    set -- $r; report "$1" "$2" "$3" "$4"
+else
+    EXTRA="nfacctd_threads: 1"
+    r=$(run_one ours_t1 "$B/pmacctd" --daemon nfacctd) || { echo "$r"; exit 1; }
+    set -- $r; report "$1" "$2" "$3" "$4"
+    EXTRA="nfacctd_threads: 2"
+    r=$(run_one ours_t2 "$B/pmacctd" --daemon nfacctd) || { echo "$r"; exit 1; }
+    set -- $r; report "$1" "$2" "$3" "$4"
+fi
 
 ref_ns=$(echo "${results[0]}" | awk '{print $2}')
 for x in "${results[@]:1}"; do

@@ -5,8 +5,11 @@
  * the aggregate primitives (adjacent fields merged into one copy), plus the
  * time bin when history is on; string primitives are keyed by a 64-bit
  * hash and length, compared by value, and stored in the cache's arena.
- * One cache belongs to one output instance; not locked (the owner
- * serialises calls).
+ * A batch is added in two passes (keys and hashes of every record first,
+ * then the lookups in record order) so that records, table slots and
+ * entries are prefetched before they are read.  The history parser is in
+ * history.c.  One cache belongs to one output instance; not locked (the
+ * owner serialises calls).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,7 +74,15 @@ struct pm_cache {
 
     uint64_t overflows;
 
-    uint64_t *keybuf; /* scratch key */
+    /* pmc_cache_add: the keys and hashes of a whole batch, built first so
+     * that the table slots and entries can be prefetched before use */
+    uint64_t *bkeys;
+    uint64_t *bhash;
+    uint32_t bcap; /* keys room (records x passes) */
+    /* cache lines of a record that accounting reads (key segments,
+     * counters, times): prefetched a few records ahead */
+    uint16_t pf_off[MAX_SEGS + 4];
+    uint32_t npf;
 };
 
 static inline struct entry *entry_at(const struct pm_cache *c, uint32_t i)
@@ -229,6 +240,26 @@ struct pm_cache *pmc_cache_new(const struct pm_instance *inst,
         koff += raw[i].len;
         c->nsegs++;
     }
+    {
+        /* one prefetch per distinct 64-byte line the accounting reads */
+        uint16_t offs[2 * MAX_SEGS + MAX_STRS + 2];
+        uint32_t no = 0, k;
+        for (i = 0; i < c->nsegs; i++) {
+            offs[no++] = c->segs[i].rec_off;
+            offs[no++] = (uint16_t)(c->segs[i].rec_off + c->segs[i].len - 1);
+        }
+        for (i = 0; i < c->nstrs; i++)
+            offs[no++] = c->strs[i].rec_off;
+        offs[no++] = (uint16_t)offsetof(struct pm_rec, packets);
+        offs[no++] = (uint16_t)offsetof(struct pm_rec, ts_start);
+        for (i = 0; i < no && c->npf < MAX_SEGS + 4; i++) {
+            for (k = 0; k < c->npf; k++)
+                if (c->pf_off[k] / 64 == offs[i] / 64)
+                    break;
+            if (k == c->npf)
+                c->pf_off[c->npf++] = offs[i];
+        }
+    }
     koff = (koff + 7) & ~7u;
     for (i = 0; i < c->nstrs; i++) {
         c->strs[i].key_off = (uint16_t)koff;
@@ -240,10 +271,9 @@ struct pm_cache *pmc_cache_new(const struct pm_instance *inst,
         koff = 8;
     c->keylen = (koff + 7) & ~7u;
     c->esize = (uint32_t)sizeof(struct entry) + c->keylen;
-    c->keybuf = calloc(c->keylen / 8 + 1, 8);
     c->tmask = 1023;
     c->table = calloc(c->tmask + 1, sizeof(uint32_t));
-    if (!c->keybuf || !c->table) {
+    if (!c->table) {
         pmc_cache_free(c);
         return NULL;
     }
@@ -261,7 +291,8 @@ void pmc_cache_free(struct pm_cache *c)
     free(c->freel);
     free(c->table);
     free(c->arena);
-    free(c->keybuf);
+    free(c->bkeys);
+    free(c->bhash);
     free(c);
 }
 
@@ -402,6 +433,21 @@ static uint64_t time_bin(struct pm_cache *c, uint64_t t)
     }
 }
 
+/* Keys are whole 8-byte words (keylen is a multiple of 8, both sides
+ * 8-aligned): compared inline, no libc call. */
+static inline int words_equal(const uint8_t *a, const uint8_t *b, uint32_t n)
+{
+    uint64_t d = 0;
+    uint32_t i;
+    for (i = 0; i < n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+    return d == 0;
+}
+
 static inline int key_equal(const struct pm_cache *c, struct entry *e,
                             const uint64_t *k, const struct pm_rec *r,
                             const struct pm_batch *b)
@@ -409,7 +455,7 @@ static inline int key_equal(const struct pm_cache *c, struct entry *e,
     const uint8_t *ek = entry_key(e), *kk = (const uint8_t *)k;
     uint32_t i, first, tail;
     if (!c->nstrs)
-        return memcmp(ek, kk, c->keylen) == 0;
+        return words_equal(ek, kk, c->keylen);
     /* strings: the key holds (hash, len, arena off); compare all but the
      * offsets, then the bytes */
     first = c->strs[0].key_off;
@@ -430,21 +476,45 @@ static inline int key_equal(const struct pm_cache *c, struct entry *e,
     return tail >= c->keylen || !memcmp(ek + tail, kk + tail, c->keylen - tail);
 }
 
-static int account(struct pm_cache *c, const struct pm_rec *r,
-                   const struct pm_batch *b, int alt)
+/* Copy one key segment; the usual sizes become plain moves. */
+static inline void seg_copy(uint8_t *d, const uint8_t *s, uint32_t n)
 {
-    uint64_t *k = c->keybuf;
-    uint8_t *kb = (uint8_t *)k;
-    uint32_t i, pos, ix;
-    uint64_t h;
-    const pm_ts_t *ts;
-    struct entry *e;
+    switch (n) {
+    case 1:
+        *d = *s;
+        return;
+    case 2:
+        memcpy(d, s, 2);
+        return;
+    case 4:
+        memcpy(d, s, 4);
+        return;
+    case 8:
+        memcpy(d, s, 8);
+        return;
+    case 20:
+        memcpy(d, s, 20);
+        return;
+    case 40:
+        memcpy(d, s, 40);
+        return;
+    default:
+        memcpy(d, s, n);
+    }
+}
 
+/* Build the key of record r (alt: the sum_* second pass) into k; returns
+ * its hash (never 0). */
+static uint64_t build_key(struct pm_cache *c, const struct pm_rec *r,
+                          const struct pm_batch *b, int alt, uint64_t *k)
+{
+    uint8_t *kb = (uint8_t *)k;
+    uint32_t i;
     memset(k, 0, c->keylen);
     for (i = 0; i < c->nsegs; i++) {
         const struct seg *s = &c->segs[i];
-        memcpy(kb + s->key_off, (const uint8_t *)r + (alt ? s->alt_off : s->rec_off),
-               s->len);
+        seg_copy(kb + s->key_off,
+                 (const uint8_t *)r + (alt ? s->alt_off : s->rec_off), s->len);
     }
     for (i = 0; i < c->nstrs; i++) {
         pm_sref_t s;
@@ -459,12 +529,24 @@ static int account(struct pm_cache *c, const struct pm_rec *r,
         memcpy(kb + c->strs[i].key_off, &sh, 8);
         memcpy(kb + c->strs[i].key_off + 8, &s.len, 4);
     }
-    ts = r->ts_start.sec ? &r->ts_start : &r->ts_arrival;
     if (c->cfg.history_secs || c->cfg.history_months) {
+        const pm_ts_t *ts = r->ts_start.sec ? &r->ts_start : &r->ts_arrival;
         uint64_t bin = time_bin(c, ts->sec);
         memcpy(kb + c->keylen - 8, &bin, 8);
     }
-    h = hash_key(k, c->keylen / 8);
+    return hash_key(k, c->keylen / 8);
+}
+
+/* Account record r under key k (hash h): find or insert its aggregate. */
+static int account_key(struct pm_cache *c, const struct pm_rec *r,
+                       const struct pm_batch *b, const uint64_t *k, uint64_t h)
+{
+    const uint8_t *kb = (const uint8_t *)k;
+    uint32_t i, pos, ix;
+    const pm_ts_t *ts;
+    struct entry *e;
+
+    ts = r->ts_start.sec ? &r->ts_start : &r->ts_arrival;
     pos = (uint32_t)h & c->tmask;
     for (;;) {
         ix = c->table[pos];
@@ -527,9 +609,37 @@ add:
     return 1;
 }
 
+/* Room for the keys of n records x passes. */
+static int batch_room(struct pm_cache *c, uint32_t n)
+{
+    uint64_t *nk, *nh;
+    if (n <= c->bcap)
+        return 0;
+    nk = realloc(c->bkeys, (size_t)n * c->keylen);
+    if (!nk)
+        return -ENOMEM;
+    c->bkeys = nk;
+    nh = realloc(c->bhash, (size_t)n * sizeof(uint64_t));
+    if (!nh)
+        return -ENOMEM;
+    c->bhash = nh;
+    c->bcap = n;
+    return 0;
+}
+
+#define PREFETCH_AHEAD 6
+
+/*
+ * Two passes over the batch: (1) build every key and hash and prefetch
+ * its table slot; (2) account the records in order, prefetching the entry
+ * of the record PREFETCH_AHEAD places ahead (its slot is in cache by
+ * then).  The order of accounting (hence of insertion, overflows and
+ * output) is the record order, the sum_* pass right after its record, as
+ * when keys were built one by one.
+ */
 int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b)
 {
-    uint32_t i;
+    uint32_t i, j, np = c->sum_alt ? 2 : 1, nk = 0, nkeys, kw = c->keylen / 8;
     int n = 0, rc;
     /* make sure a failed insert can always return its slot */
     if (c->freecap < c->nfree + 2) {
@@ -540,16 +650,42 @@ int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b)
         c->freel = nf;
         c->freecap = ncap;
     }
+    if (batch_room(c, b->n * np) < 0)
+        return -ENOMEM;
+    for (i = 0; i < b->n; i++) {
+        const struct pm_rec *r;
+        if (i + PREFETCH_AHEAD < b->n) {
+            /* records usually come from another core's cache: fetch the
+             * lines the key and the counters are read from */
+            const uint8_t *nr =
+                (const uint8_t *)pm_batch_rec(b, i + PREFETCH_AHEAD);
+            for (j = 0; j < c->npf; j++)
+                __builtin_prefetch(nr + c->pf_off[j]);
+        }
+        if (b->ndropped && pm_batch_dropped(b, i))
+            continue;
+        r = pm_batch_rec(b, i);
+        for (j = 0; j < np; j++, nk++) {
+            uint64_t h = build_key(c, r, b, (int)j, c->bkeys + (size_t)nk * kw);
+            c->bhash[nk] = h;
+            __builtin_prefetch(&c->table[(uint32_t)h & c->tmask]);
+        }
+    }
+    nkeys = nk;
+    nk = 0;
     for (i = 0; i < b->n; i++) {
         const struct pm_rec *r;
         if (b->ndropped && pm_batch_dropped(b, i))
             continue;
         r = pm_batch_rec(b, i);
-        rc = account(c, r, b, 0);
-        if (rc < 0)
-            return rc;
-        if (c->sum_alt) {
-            rc = account(c, r, b, 1);
+        for (j = 0; j < np; j++, nk++) {
+            uint32_t ahead = nk + PREFETCH_AHEAD;
+            if (ahead < nkeys) {
+                uint32_t ix = c->table[(uint32_t)c->bhash[ahead] & c->tmask];
+                if (ix)
+                    __builtin_prefetch(entry_at(c, ix - 1));
+            }
+            rc = account_key(c, r, b, c->bkeys + (size_t)nk * kw, c->bhash[nk]);
             if (rc < 0)
                 return rc;
         }
@@ -652,71 +788,4 @@ void pmc_cache_clear(struct pm_cache *c)
 uint64_t pmc_cache_overflows(const struct pm_cache *c)
 {
     return c->overflows;
-}
-
-/* pmacct's *_history ("300", "5m", "1h", "1d", "1w", "1M") and
- * *_history_roundoff ("m", "h", "d", "w", "M", several letters: the
- * coarsest counts) into cfg.  NULL or empty strings leave them unset. */
-int pmc_history_parse(const char *history, const char *roundoff,
-                      struct pm_cache_cfg *cfg, char *err, size_t errlen)
-{
-    static const char order[] = "mhdwM"; /* ascending */
-    unsigned long long v;
-    char *e;
-    int best = -1;
-
-    cfg->history_secs = 0;
-    cfg->history_months = 0;
-    cfg->roundoff = 0;
-    if (history && *history) {
-        errno = 0;
-        v = strtoull(history, &e, 10);
-        if (errno || e == history || v == 0 || (*e && e[1]))
-            goto bad_history;
-        switch (*e) {
-        case 0:
-        case 's':
-            cfg->history_secs = v;
-            break;
-        case 'm':
-            cfg->history_secs = v * 60;
-            break;
-        case 'h':
-            cfg->history_secs = v * 3600;
-            break;
-        case 'd':
-            cfg->history_secs = v * 86400;
-            break;
-        case 'w':
-            cfg->history_secs = v * 604800;
-            break;
-        case 'M':
-            cfg->history_months = (uint32_t)v;
-            break;
-        default:
-            goto bad_history;
-        }
-    }
-    for (const char *p = roundoff; p && *p; p++) {
-        const char *q;
-        if (*p == ',' || *p == ' ')
-            continue;
-        q = strchr(order, *p);
-        if (!q) {
-            snprintf(err, errlen,
-                     "_roundoff: '%s': expected letters among m, h, d, w, M",
-                     roundoff);
-            return -EINVAL;
-        }
-        if (q - order > best)
-            best = (int)(q - order);
-    }
-    if (best >= 0)
-        cfg->roundoff = (uint32_t)(unsigned char)order[best];
-    return 0;
-bad_history:
-    snprintf(err, errlen,
-             ": '%s': expected a length like 300, 5m, 1h, 1d, 1w or 1M",
-             history);
-    return -EINVAL;
 }

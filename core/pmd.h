@@ -120,6 +120,7 @@ struct core_conf {
     int overload;
     char *files_umask;
     char *aggregate_primitives;
+    int enc[4]; /* JSON/text encodings: host->render_flags() */
     char *compat[8];
 };
 
@@ -146,10 +147,17 @@ struct stage {
 };
 
 /* The queue of a pipeline is a struct pmq of pipeline_queue_batches batch
- * pointers (core/queue.h: bounded, lock-free, sleeps only when empty/full).
- * A pool is the same ring holding its free batches. */
+ * pointers (core/queue.h: bounded, lock-free, sleeps only when empty/full,
+ * wakes its consumer lazily).  A pool holds the free batches in a stack
+ * (LIFO) under a mutex: the batch released last, still in the caches, is
+ * handed out first (pipeline.c). */
 struct bpool {
-    struct pmq free; /* capacity total: a put never waits */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a get waits for a put (or a stop) */
+    struct pm_batch **stack; /* total slots: a put never waits */
+    uint32_t top;
+    uint32_t waiters;
+    int inited;
     struct pm_batch **all;
     uint32_t total;
 };

@@ -15,6 +15,11 @@
  * the sleeper (and takes the mutex, which the sleeper holds until it is
  * inside pthread_cond_wait, so the signal cannot be lost) or the sleeper's
  * re-check sees its item/room.  Nobody takes the mutex when nobody sleeps.
+ * Lazy queues (pmq_set_lazy): a consumer that sleeps while items keep
+ * coming announces it (cons_lazy) and sleeps at most lazy_ns; a producer
+ * then signals only when wake_at items are queued.  An item is never
+ * lost, at most delayed by lazy_ns; a lazy wait that times out with
+ * nothing queued makes the next sleep a plain one (no polling when idle).
  *
  * Shared between threads: all of struct pmq.
  */
@@ -62,6 +67,7 @@ int pmq_init(struct pmq *q, uint32_t cap)
     atomic_init(&q->cons_sleeping, 0);
     atomic_init(&q->prod_sleeping, 0);
     atomic_init(&q->closed, 0);
+    atomic_init(&q->cons_lazy, 0);
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
@@ -159,10 +165,23 @@ void *pmq_try_pop(struct pmq *q)
     return v;
 }
 
+void pmq_set_lazy(struct pmq *q, uint32_t wake_at, uint64_t lazy_ns)
+{
+    q->wake_at = wake_at;
+    q->lazy_ns = lazy_ns;
+}
+
 static void wake_consumer(struct pmq *q)
 {
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&q->cons_sleeping, memory_order_relaxed)) {
+    /* acquire: a sleeper's cons_lazy, stored before its increment, is seen */
+    if (atomic_load_explicit(&q->cons_sleeping, memory_order_acquire)) {
+        /* a lazy sleeper wakes by itself within lazy_ns: signal only
+         * when enough is queued (the ring may be read concurrently: the
+         * count is a gauge, a late signal is only a later wake-up) */
+        if (atomic_load_explicit(&q->cons_lazy, memory_order_relaxed) &&
+            pmq_count(q) < q->wake_at)
+            return;
         pthread_mutex_lock(&q->mu);
         pthread_cond_signal(&q->nonempty);
         pthread_mutex_unlock(&q->mu);
@@ -203,9 +222,10 @@ pushed:
 int pmq_pop_wait(struct pmq *q, void **out, uint64_t deadline_ns,
                  int (*cancel)(void *), void *arg)
 {
+    int idle = 0; /* the last lazy wait found nothing */
     for (;;) {
         void *v;
-        int i, stop;
+        int i, stop, lazy;
 
         if ((v = pmq_try_pop(q)))
             goto got;
@@ -225,27 +245,40 @@ int pmq_pop_wait(struct pmq *q, void **out, uint64_t deadline_ns,
                 goto got;
         }
         pthread_mutex_lock(&q->mu);
+        /* lazy: only while items kept coming (last wait not idle) */
+        lazy = q->wake_at > 1 && !idle;
+        atomic_store_explicit(&q->cons_lazy, lazy, memory_order_relaxed);
         atomic_fetch_add(&q->cons_sleeping, 1);
         atomic_thread_fence(memory_order_seq_cst);
         v = pop_nowake(q);
         stop = v || atomic_load_explicit(&q->closed, memory_order_acquire) ||
                (cancel && cancel(arg));
         if (!stop) {
-            if (deadline_ns) {
+            uint64_t dl = deadline_ns;
+            if (lazy) {
+                uint64_t soon = pmq_mono_ns() + q->lazy_ns;
+                if (!dl || soon < dl)
+                    dl = soon;
+            }
+            if (dl) {
                 struct timespec ts;
-                ts.tv_sec = (time_t)(deadline_ns / 1000000000ull);
-                ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
+                ts.tv_sec = (time_t)(dl / 1000000000ull);
+                ts.tv_nsec = (long)(dl % 1000000000ull);
                 pthread_cond_timedwait(&q->nonempty, &q->mu, &ts);
             } else {
                 pthread_cond_wait(&q->nonempty, &q->mu);
             }
         }
         atomic_fetch_sub(&q->cons_sleeping, 1);
+        atomic_store_explicit(&q->cons_lazy, 0, memory_order_relaxed);
         pthread_mutex_unlock(&q->mu);
         if (v) {
             wake_producer(q);
             goto got;
         }
+        /* a lazy wait that finds nothing: the input paused, sleep deeply
+         * next time */
+        idle = lazy && !pmq_count(q);
         continue; /* re-check: item, closed, cancel, deadline */
     got:
         *out = v;

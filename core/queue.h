@@ -5,8 +5,10 @@
  * (when it chose to block) sleep on a condvar, and the other side takes
  * the mutex and signals only when it sees a sleeper.  The fast path (an
  * item or room is there) is one CAS and two atomic stores, no lock and no
- * syscall.  Used for the queues from captures to pipelines and for the
- * batch pools (core/pipeline.c).
+ * syscall.  Used for the queues from captures to pipelines
+ * (core/pipeline.c; the batch pools are LIFO stacks there).  A pipeline's
+ * queue wakes its thread lazily (pmq_set_lazy): once a few batches wait,
+ * or by the sleeper's own short timeout, while batches keep coming.
  *
  * Shared between threads: everything in struct pmq; any number of
  * producers and consumers.  pmq_init/pmq_fini are not concurrent with
@@ -43,6 +45,13 @@ struct pmq {
     pthread_cond_t nonempty;   /* CLOCK_MONOTONIC */
     pthread_cond_t nonfull;
     int inited;
+    /* lazy wake-ups (pmq_set_lazy): while items keep coming, a sleeping
+     * consumer is signalled only when wake_at items are queued, and wakes
+     * by itself after lazy_ns; after a timed wake that found nothing it
+     * sleeps deeply again (cons_lazy 0: signalled by every push) */
+    uint32_t wake_at;
+    uint64_t lazy_ns;
+    _Atomic int cons_lazy;
 };
 
 /* 0 or -ENOMEM (cap >= 1). */
@@ -64,6 +73,12 @@ void *pmq_try_pop(struct pmq *q);
 int pmq_pop_wait(struct pmq *q, void **out, uint64_t deadline_ns,
                  int (*cancel)(void *), void *arg);
 
+/* Lazy wake-ups for a queue with one consumer that runs in bursts: while
+ * items keep coming, the consumer is signalled only once wake_at items
+ * are queued, and sleeps at most lazy_ns (so an item waits at most that
+ * long); once a wait times out with nothing queued it is signalled by the
+ * next push again.  wake_at <= 1: every push signals (the default). */
+void pmq_set_lazy(struct pmq *q, uint32_t wake_at, uint64_t lazy_ns);
 /* Wake every sleeping consumer (they re-check cancel()). */
 void pmq_wake(struct pmq *q);
 /* Mark the end of input: consumers drain what is queued, then -EPIPE. */

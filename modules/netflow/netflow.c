@@ -32,6 +32,9 @@
 struct nf_xcfg {
     struct nf_cfg base;
     char *threads;
+    uint64_t tcp_port;
+    uint64_t sctp_port;
+    uint64_t stream_max;
 };
 
 #define NF_OPT(field) offsetof(struct nf_cfg, field)
@@ -89,6 +92,20 @@ static const struct pm_option nf_options[] = {
      "receiver threads, each with its own socket on the port (SO_REUSEPORT) "
      "and its own decoder; the kernel steers each exporter (source address) "
      "to one of them; auto = number of CPUs",
+     0},
+    {"nfacctd_ipfix_tcp_port", PM_OPT_UINT, 0,
+     offsetof(struct nf_xcfg, tcp_port), "0", "port",
+     "also accept IPFIX over TCP on this port (RFC 7011 10.4; address "
+     "nfacctd_ip; templates scoped per connection); 0 = off",
+     0},
+    {"nfacctd_ipfix_sctp_port", PM_OPT_UINT, 0,
+     offsetof(struct nf_xcfg, sctp_port), "0", "port",
+     "also accept IPFIX over SCTP on this port (RFC 7011 10.2; needs the "
+     "kernel's sctp module); 0 = off",
+     0},
+    {"nfacctd_ipfix_stream_max", PM_OPT_UINT, 0,
+     offsetof(struct nf_xcfg, stream_max), "256", "count",
+     "IPFIX TCP/SCTP connections accepted at once; more are refused",
      0},
     PM_OPTION_END,
 };
@@ -183,7 +200,7 @@ void nf_malformed(struct nf_ctx *c, struct nf_hdr *h, const char *fmt, ...)
     if (h->st)
         h->st->malformed++;
     c->host->log_limited(c->inst, PM_LOG_WARNING, "netflow-malformed",
-                         "exporter %s: NetFlow v%u: %s", h->expstr,
+                         "exporter %s: NetFlow v%u: %s", nf_expstr(h),
                          h->version, msg);
 }
 
@@ -288,7 +305,6 @@ int nf_datagram(struct nf_ctx *c, const uint8_t *p, uint32_t len,
     memset(&h, 0, sizeof(h));
     h.exp = *exp;
     h.arrival = *arrival;
-    pm_ip_str(exp, h.expstr, sizeof(h.expstr));
     cnt(c->c_datagrams, 1);
     h.st = pm_exptab_get(&c->exps, exp);
     if (h.st) {
@@ -350,6 +366,10 @@ struct nf_mod {
     int live;         /* socket (not savefile) */
     uint32_t named;   /* exporters with counters (atomic, all threads) */
     uint64_t *c_socket_drops;
+    struct nf_xcfg *x;
+    struct nf_stream *stream; /* IPFIX over TCP/SCTP, NULL: off */
+    pthread_t stream_th;
+    int stream_started;
     struct nf_worker w[PM_UDPIN_MAX_GROUP];
 };
 
@@ -404,6 +424,7 @@ static int nf_init(const struct pm_host *host, const struct pm_instance *inst,
     struct nf_mod *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
+    m->x = x;
     m->live = !(cfg->savefile && *cfg->savefile);
     if (!m->live && n > 1) {
         host->log(inst, PM_LOG_INFO,
@@ -460,6 +481,13 @@ static int nf_start(void *ctx)
         return rc;
     for (unsigned i = 0; i < m->n; i++)
         m->w[i].c->in = in[i];
+    if (m->live && (m->x->tcp_port || m->x->sctp_port)) {
+        rc = nf_stream_open(&m->stream, c->host, c->inst, c->cfg,
+                            m->x->tcp_port, m->x->sctp_port,
+                            m->x->stream_max, &m->named);
+        if (rc < 0)
+            return rc;
+    }
     if (!m->live)
         PM_INFO(c->host, c->inst, "reading NetFlow/IPFIX from savefile %s",
                 c->cfg->savefile);
@@ -563,10 +591,25 @@ static void *nf_thread(void *arg)
     return NULL;
 }
 
+static void *nf_stream_thread(void *arg)
+{
+    nf_stream_run(arg);
+    return NULL;
+}
+
 static int nf_run(void *ctx)
 {
     struct nf_mod *m = ctx;
     int rc;
+    if (m->stream) {
+        if (pthread_create(&m->stream_th, NULL, nf_stream_thread,
+                           m->stream) != 0) {
+            m->c0.host->log(m->c0.inst, PM_LOG_ERR,
+                            "cannot start the IPFIX TCP/SCTP thread");
+            return -EAGAIN;
+        }
+        m->stream_started = 1;
+    }
     for (unsigned i = 1; i < m->n; i++) {
         if (pthread_create(&m->w[i].th, NULL, nf_thread, &m->w[i]) != 0) {
             m->c0.host->log(m->c0.inst, PM_LOG_ERR,
@@ -588,6 +631,11 @@ static int nf_run(void *ctx)
         if (m->w[i].rc < 0 && rc >= 0)
             rc = m->w[i].rc;
     }
+    if (m->stream_started) {
+        nf_stream_stop(m->stream);
+        pthread_join(m->stream_th, NULL);
+        m->stream_started = 0;
+    }
     for (unsigned i = 0; i < m->n; i++)
         if (m->live)
             pm_exptab_log(&m->w[i].c->exps, m->c0.host, m->c0.inst,
@@ -600,6 +648,7 @@ static void nf_stop(void *ctx)
     struct nf_mod *m = ctx;
     for (unsigned i = 0; i < m->n; i++)
         __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
+    nf_stream_stop(m->stream);
 }
 
 static void nf_fini(void *ctx)
@@ -607,6 +656,8 @@ static void nf_fini(void *ctx)
     struct nf_mod *m = ctx;
     if (!m)
         return;
+    nf_stream_free(m->stream);
+    m->stream = NULL;
     for (unsigned i = 1; i < m->n; i++) {
         if (!m->w[i].c)
             continue;

@@ -64,6 +64,8 @@ struct nf_tmpl {
     uint32_t minlen; /* bytes of one record, variable fields counted as 1 */
     uint32_t varlen; /* has variable-length fields */
     uint64_t last;   /* seconds, last (re)definition */
+    struct nf_prog *prog; /* compiled decode program (nf_prog.c), in the
+                             same allocation, after f[] */
     struct nf_field f[];
 };
 
@@ -124,8 +126,17 @@ struct nf_hdr {
     pm_ts_t arrival;
     struct pm_exp_stats *st;
     struct nf_src *src;
-    char expstr[48];
+    char expstr[48]; /* the exporter as text, for logs: nf_expstr() */
 };
+
+/* The exporter's address as text, formatted on first use (log paths
+ * only: not per datagram). */
+static inline const char *nf_expstr(struct nf_hdr *h)
+{
+    if (!h->expstr[0])
+        pm_ip_str(&h->exp, h->expstr, sizeof(h->expstr));
+    return h->expstr;
+}
 
 struct nf_ctx {
     const struct pm_host *host;
@@ -172,6 +183,34 @@ void nf_malformed(struct nf_ctx *c, struct nf_hdr *h, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Wall clock seconds for expiry: the arrival time of what is decoded. */
 uint64_t nf_now(struct nf_ctx *c, const struct nf_hdr *h);
+
+/* nf_stream.c: IPFIX over TCP and SCTP (one thread) */
+struct nf_stream;
+/* Cut one IPFIX message off a byte stream: 1 and *msglen when p holds a
+ * whole message, 0 when more bytes are needed, -EINVAL (reason in err)
+ * when the stream is broken (version not 10, length below 16). */
+int nf_stream_frame(const uint8_t *p, uint32_t len, uint32_t *msglen,
+                    char *err, size_t errlen);
+/* Decode every whole message at the start of buf (*len bytes) with
+ * context c, from peer, and move what remains (a partial message) to the
+ * start; *msgs counts the messages.  0, or -EINVAL (reason in err) when
+ * the stream is broken. */
+int nf_stream_feed(struct nf_ctx *c, uint8_t *buf, uint32_t *len,
+                   const pm_ip_t *peer, const pm_ts_t *arrival,
+                   uint64_t *msgs, char *err, size_t errlen);
+/* Listen on the TCP and/or SCTP port (0: not that one), address
+ * cfg->ip; at most max_conns connections (0: 256).  named: the instance's
+ * bound of exporters with counters (shared, atomic). */
+int nf_stream_open(struct nf_stream **out, const struct pm_host *host,
+                   const struct pm_instance *inst, struct nf_cfg *cfg,
+                   uint64_t tcp_port, uint64_t sctp_port, uint64_t max_conns,
+                   uint32_t *named);
+/* Accept, read and decode until stopped; returns 0 or -errno. */
+int nf_stream_run(struct nf_stream *s);
+void nf_stream_stop(struct nf_stream *s);
+/* Bound port (tests use port 0); sctp: 0 TCP, 1 SCTP. */
+uint16_t nf_stream_port(const struct nf_stream *s, int sctp);
+void nf_stream_free(struct nf_stream *s);
 
 /* nf_v5.c: v1, v5, v7, v8 */
 int nf_v5_decode(struct nf_ctx *c, struct nf_hdr *h, const uint8_t *p,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nf.h"
+#include "nf_prog.h"
 
 static uint32_t key_hash(const pm_ip_t *exp, uint32_t domain, uint32_t extra)
 {
@@ -124,14 +125,15 @@ struct nf_tmpl *nf_tmpl_put(struct nf_ctx *c, struct nf_hdr *h, uint16_t id,
         c->host->log_limited(c->inst, PM_LOG_WARNING, "netflow-tmpl-cap",
                              "exporter %s: template %u refused: already %u "
                              "templates (nfacctd_templates_max)",
-                             h->expstr, id, h->st->templates);
+                             nf_expstr(h), id, h->st->templates);
         return NULL;
     }
     if (!h->st) {
         pm_counter_add(c->c_templates_refused, 1);
         return NULL;
     }
-    t = calloc(1, sizeof(*t) + nfields * sizeof(*f));
+    size_t fbytes = (nfields * sizeof(*f) + 7) & ~(size_t)7;
+    t = calloc(1, sizeof(*t) + fbytes + nf_prog_bytes(nfields));
     if (!t)
         return NULL;
     t->exp = h->exp;
@@ -145,6 +147,7 @@ struct nf_tmpl *nf_tmpl_put(struct nf_ctx *c, struct nf_hdr *h, uint16_t id,
     t->varlen = varlen;
     t->last = nf_now(c, h);
     memcpy(t->f, f, nfields * sizeof(*f));
+    t->prog = nf_prog_build(t, (uint8_t *)t->f + fbytes);
     *pp = t;
     c->ntmpl++;
     h->st->templates++;

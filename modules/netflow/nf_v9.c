@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nf.h"
+#include "nf_prog.h"
 
 #define NF_MAX_FIELDS 512
 
@@ -102,6 +103,8 @@ int nf_data_set(struct nf_ctx *c, struct nf_hdr *h, const struct nf_tmpl *t,
     uint16_t flen[NF_MAX_FIELDS];
     uint32_t pos = 0;
     int n = 0;
+    if (t->prog && t->prog->fixed && !t->options)
+        return nf_prog_run(c, h, t, p, len); /* nf_prog.c */
     while (len - pos >= t->minlen) {
         uint32_t q = pos;
         for (uint16_t i = 0; i < t->nfields; i++) {
@@ -215,7 +218,7 @@ int nf_v9_decode(struct nf_ctx *c, struct nf_hdr *h, const uint8_t *p,
                 c->host->log_limited(c->inst, PM_LOG_INFO, "netflow-notmpl",
                                      "exporter %s: v%u data set %u of "
                                      "domain %u before its template",
-                                     h->expstr, h->version, sid, h->domain);
+                                     nf_expstr(h), h->version, sid, h->domain);
                 nf_pending_add(c, h, sid, body, blen);
             }
         } else {

@@ -4,10 +4,11 @@
  * datagram decoder (sf_decode.c), extended flow records (sf_ext.c) and
  * counter samples (sf_counters.c).
  *
- * Threads: an instance context is used by the capture thread only (run());
- * init/start/stop/fini run on the main thread while run() is not running,
- * except `stop` which only reads the host's stopping flag.  Counters are
- * host counters (atomic adds).
+ * Threads: a context is used by one receiver thread only; with
+ * sfacctd_threads N there are N contexts (sflow.c), each with its socket,
+ * agents, exporter table, batch and counter file handle.  init/start/fini
+ * run on the main thread while no receiver runs; stop only sets flags.
+ * Counters are host counters (atomic adds).
  */
 #ifndef PM_SFLOW_INTERNAL_H
 #define PM_SFLOW_INTERNAL_H
@@ -36,6 +37,7 @@ struct sf_config {
     uint64_t savefile_delay;  /* pcap_savefile_delay (seconds) */
     uint64_t savefile_replay; /* pcap_savefile_replay (times) */
     int disable_checks;       /* sfacctd_disable_checks: no seq-gap warnings */
+    char *threads;            /* sfacctd_threads: count or "auto" */
 };
 
 /* ---- per-agent state ---------------------------------------------------- */
@@ -88,6 +90,7 @@ struct sf_ctx {
     struct pm_udpin *udp; /* input (socket or savefile) */
     struct pm_exptab exp; /* per-agent statistics (by agent address) */
     uint64_t *c_denied;
+    int stop; /* set by stop() (atomic): this receiver ends */
 };
 
 /* ---- bounded XDR cursor ---------------------------------------------------

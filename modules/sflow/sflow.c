@@ -8,14 +8,22 @@
  * or a pcap savefile (pcap_savefile, -I) whose UDP payloads are taken as
  * datagrams, in file order, with the capture timestamps as arrival times.
  *
- * Threads: run() is the capture thread and owns the context; init, start,
- * stop and fini run on the main thread while run() is not running (stop
- * only relies on host->stopping()).  Counters are host counters.
+ * Threads: run() is the capture thread.  With sfacctd_threads N > 1 it
+ * starts N-1 more receiver threads, each owning one socket of a
+ * SO_REUSEPORT group steered by the agent's address and one whole context
+ * (agents, sequence state, exporter table, batch, counter file handle), so
+ * one agent is always decoded by the same thread and nothing is locked;
+ * counter-file lines are single O_APPEND writes.  init, start and fini run
+ * on the main thread while no receiver runs; stop only sets flags.
+ * Counters are host counters (atomic adds).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sf_internal.h"
 
@@ -58,20 +66,91 @@ static const struct pm_option sf_options[] = {
     {"pcap_savefile_replay", PM_OPT_UINT, PM_OPTF_GLOBAL,
      offsetof(struct sf_config, savefile_replay), "1", "times",
      "read the savefile this many times", 'Y'},
+    {"sfacctd_threads", PM_OPT_STR, PM_OPTF_GLOBAL,
+     offsetof(struct sf_config, threads), "1", "count|auto",
+     "receiver threads, each with its own socket on the port (SO_REUSEPORT) "
+     "and its own decoder; the kernel steers each agent (datagram source "
+     "address) to one of them; auto = number of CPUs",
+     0},
     PM_OPTION_END,
 };
 
-/* ---- input loop ---------------------------------------------------------- */
+/* ---- receivers ------------------------------------------------------------
+ * sfacctd_threads N: N sockets of one SO_REUSEPORT group steered by agent
+ * (datagram source) address (udpin.c), one receiver thread and one whole
+ * context each, as in the netflow module (docs/ARCHITECTURE.md).  The
+ * first context is the one handed to the host (tests and the fuzz target
+ * use it as a struct sf_ctx). */
 
 #define SF_RECV_BATCH 32
+#define SF_HOLD_MS 50
 
-static int sf_loop(struct sf_ctx *ctx)
+struct sf_mod;
+
+struct sf_worker {
+    struct sf_mod *m;
+    struct sf_ctx *c;
+    unsigned idx;
+    pthread_t th;
+    int started;
+    int rc;
+    uint64_t denied_seen, drops_seen;
+};
+
+struct sf_mod {
+    struct sf_ctx c0; /* first: the context seen by the host is an sf_ctx */
+    unsigned n;
+    int live;
+    uint32_t named; /* agents with counters (atomic, all threads) */
+    uint64_t *c_socket_drops;
+    struct sf_worker w[PM_UDPIN_MAX_GROUP];
+};
+
+static uint64_t sf_mono_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Per-agent counters, denied and kernel drops into host counters. */
+static void sf_publish(struct sf_worker *w, int refresh)
+{
+    struct sf_ctx *c = w->c;
+    uint64_t d = pm_udpin_denied(c->udp);
+    if (d != w->denied_seen) {
+        pm_counter_add(c->c_denied, d - w->denied_seen);
+        w->denied_seen = d;
+    }
+    if (!w->m->live)
+        return;
+    d = pm_udpin_drops(c->udp, refresh);
+    if (d > w->drops_seen) {
+        pm_counter_add(w->m->c_socket_drops, d - w->drops_seen);
+        if (w->drops_seen == 0)
+            c->host->log(c->inst, PM_LOG_WARNING,
+                         "the kernel dropped datagrams on receiver %u: its "
+                         "socket buffer (%llu bytes) was full; see the "
+                         "socket_drops counter; raise sfacctd_pipe_size "
+                         "(and net.core.rmem_max) or sfacctd_threads",
+                         w->idx, (unsigned long long)pm_udpin_rcvbuf(c->udp));
+        w->drops_seen = d;
+    }
+    pm_exptab_publish(&c->exp, c->host, c->inst, w->idx, &w->m->named);
+}
+
+static int sf_loop(struct sf_worker *w)
+{
+    struct sf_ctx *ctx = w->c;
+    int live = w->m->live;
     struct pm_dgram dg[SF_RECV_BATCH];
     int n, i, rc = PM_RUN_STOPPED;
+    uint64_t next_pub = sf_mono_ms() + 1000, batch_due = 0;
 
-    while (!ctx->host->stopping(ctx->inst)) {
-        n = pm_udpin_recv(ctx->udp, dg, SF_RECV_BATCH, 200);
+    while (!__atomic_load_n(&ctx->stop, __ATOMIC_RELAXED) &&
+           !ctx->host->stopping(ctx->inst)) {
+        n = pm_udpin_recv(ctx->udp, dg, SF_RECV_BATCH,
+                          ctx->batch ? SF_HOLD_MS : 200);
         if (n == -ENODATA) {
             rc = PM_RUN_EOF;
             break;
@@ -84,51 +163,108 @@ static int sf_loop(struct sf_ctx *ctx)
             rc = n;
             break;
         }
-        if (n == 0) {
-            /* idle: hand over what we hold */
-            sf_flush_batch(ctx);
-            continue;
-        }
         for (i = 0; i < n; i++) {
             if (sf_decode_datagram(ctx, dg[i].data, dg[i].len, &dg[i].src,
                                    &dg[i].ts) == -ESHUTDOWN)
                 goto out;
         }
-        if (ctx->cfg->savefile == NULL)
-            sf_flush_batch(ctx); /* keep latency low on a live socket */
+        /* a partial batch goes when the input pauses or SF_HOLD_MS after
+         * it was started: one queue operation per batch, not per datagram */
+        if (n == 0) {
+            sf_flush_batch(ctx);
+        } else if (live && ctx->batch) {
+            uint64_t now = sf_mono_ms();
+            if (!batch_due)
+                batch_due = now + SF_HOLD_MS;
+            else if (now >= batch_due) {
+                sf_flush_batch(ctx);
+                batch_due = 0;
+            }
+        }
+        if (!ctx->batch)
+            batch_due = 0;
+        if (live && (n == 0 || sf_mono_ms() >= next_pub)) {
+            sf_publish(w, n == 0);
+            next_pub = sf_mono_ms() + 1000;
+        }
     }
 out:
     sf_flush_batch(ctx);
+    sf_publish(w, 1);
+    if (ctx->batch) {
+        ctx->host->batch_release(ctx->inst, ctx->batch);
+        ctx->batch = NULL;
+    }
+    if (ctx->cnt_fp)
+        fflush(ctx->cnt_fp);
     return rc;
+}
+
+static void *sf_thread(void *arg)
+{
+    struct sf_worker *w = arg;
+    w->rc = sf_loop(w);
+    return NULL;
 }
 
 /* ---- module callbacks ---------------------------------------------------- */
 
-static int sf_init(const struct pm_host *host, const struct pm_instance *inst,
-                   void *config, void **ctxp)
+/* sfacctd_threads: "auto" = CPUs online, else 1..PM_UDPIN_MAX_GROUP. */
+static int sf_parse_threads(const struct pm_host *host,
+                            const struct pm_instance *inst, const char *v,
+                            unsigned *n)
 {
-    struct sf_ctx *ctx = calloc(1, sizeof(*ctx));
-    int rc = -ENOMEM;
+    char *end;
+    unsigned long x;
+    if (!v || !*v) {
+        *n = 1;
+        return 0;
+    }
+    if (!strcmp(v, "auto")) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        x = cpus > 0 ? (unsigned long)cpus : 1;
+        *n = x > PM_UDPIN_MAX_GROUP ? PM_UDPIN_MAX_GROUP : (unsigned)x;
+        return 0;
+    }
+    errno = 0;
+    x = strtoul(v, &end, 10);
+    if (errno || *end || end == v || x < 1 || x > PM_UDPIN_MAX_GROUP) {
+        PM_ERR(host, inst,
+               "sfacctd_threads: '%s' is not 'auto' or a number of threads "
+               "from 1 to %u",
+               v, (unsigned)PM_UDPIN_MAX_GROUP);
+        return -EINVAL;
+    }
+    *n = (unsigned)x;
+    return 0;
+}
 
-    if (!ctx)
-        goto fail;
+static void sf_ctx_fini(struct sf_ctx *ctx)
+{
+    if (ctx->udp)
+        pm_udpin_close(ctx->udp);
+    ctx->udp = NULL;
+    sf_counters_close(ctx);
+    pm_exptab_free(&ctx->exp);
+    free(ctx->cnt_line);
+    free(ctx->tmp_rec);
+    free(ctx->agents);
+    ctx->cnt_line = NULL;
+    ctx->tmp_rec = NULL;
+    ctx->agents = NULL;
+}
+
+static int sf_ctx_init(struct sf_ctx *ctx, const struct pm_host *host,
+                       const struct pm_instance *inst, struct sf_config *cfg)
+{
+    memset(ctx, 0, sizeof(*ctx));
     ctx->host = host;
     ctx->inst = inst;
-    ctx->cfg = config;
+    ctx->cfg = cfg;
     ctx->agents = calloc(SF_AGENTS, sizeof(*ctx->agents));
-    if (!ctx->agents || pm_exptab_init(&ctx->exp, 0) < 0)
-        goto fail;
-    if (ctx->cfg->port == 0 || ctx->cfg->port > 65535) {
-        PM_ERR(host, inst, "sfacctd_port: %llu is not a port",
-               (unsigned long long)ctx->cfg->port);
-        rc = -EINVAL;
-        goto fail;
-    }
-    if (ctx->cfg->savefile && ctx->cfg->ip) {
-        PM_ERR(host, inst,
-               "pcap_savefile and sfacctd_ip are mutually exclusive");
-        rc = -EINVAL;
-        goto fail;
+    if (!ctx->agents || pm_exptab_init(&ctx->exp, 0) < 0) {
+        sf_ctx_fini(ctx);
+        return -ENOMEM;
     }
     ctx->c_datagrams =
         host->counter(inst, "datagrams", "sFlow datagrams received");
@@ -147,27 +283,79 @@ static int sf_init(const struct pm_host *host, const struct pm_instance *inst,
                                          "lines written to the counter file");
     ctx->c_denied = host->counter(inst, "denied",
                                   "datagrams refused by sfacctd_allow_file");
-    *ctxp = ctx;
     return 0;
-fail:
-    if (rc == -ENOMEM)
-        PM_ERR(host, inst, "sflow: out of memory");
-    if (ctx) {
-        pm_exptab_free(&ctx->exp);
-        free(ctx->agents);
-        free(ctx);
+}
+
+static void sf_fini(void *vctx);
+
+static int sf_init(const struct pm_host *host, const struct pm_instance *inst,
+                   void *config, void **ctxp)
+{
+    struct sf_config *cfg = config;
+    struct sf_mod *m;
+    unsigned n;
+    int rc;
+
+    if (cfg->port == 0 || cfg->port > 65535) {
+        PM_ERR(host, inst, "sfacctd_port: %llu is not a port",
+               (unsigned long long)cfg->port);
+        return -EINVAL;
     }
-    return rc;
+    if (cfg->savefile && cfg->ip) {
+        PM_ERR(host, inst,
+               "pcap_savefile and sfacctd_ip are mutually exclusive");
+        return -EINVAL;
+    }
+    if ((rc = sf_parse_threads(host, inst, cfg->threads, &n)) < 0)
+        return rc;
+    m = calloc(1, sizeof(*m));
+    if (!m || sf_ctx_init(&m->c0, host, inst, cfg) < 0) {
+        free(m);
+        PM_ERR(host, inst, "sflow: out of memory");
+        return -ENOMEM;
+    }
+    m->live = !(cfg->savefile && *cfg->savefile);
+    if (!m->live && n > 1) {
+        PM_INFO(host, inst, "sfacctd_threads %u: a savefile is read by one "
+                "thread", n);
+        n = 1;
+    }
+    for (unsigned i = 0; i < PM_UDPIN_MAX_GROUP; i++) {
+        m->w[i].m = m;
+        m->w[i].idx = i;
+    }
+    m->w[0].c = &m->c0;
+    m->n = 1;
+    for (unsigned i = 1; i < n; i++) {
+        struct sf_ctx *c = calloc(1, sizeof(*c));
+        if (!c || sf_ctx_init(c, host, inst, cfg) < 0) {
+            free(c);
+            sf_fini(m);
+            PM_ERR(host, inst, "sflow: out of memory");
+            return -ENOMEM;
+        }
+        m->w[i].c = c;
+        m->n = i + 1;
+    }
+    m->c_socket_drops = host->counter(
+        inst, "socket_drops",
+        "datagrams the kernel dropped: socket receive buffer full "
+        "(raise sfacctd_pipe_size / net.core.rmem_max or sfacctd_threads)");
+    *ctxp = m;
+    return 0;
 }
 
 static int sf_start(void *vctx)
 {
-    struct sf_ctx *ctx = vctx;
+    struct sf_mod *m = vctx;
+    struct sf_ctx *ctx = &m->c0;
+    struct pm_udpin *in[PM_UDPIN_MAX_GROUP];
     struct pm_udpin_cfg uc;
     int rc;
 
-    if ((rc = sf_counters_open(ctx)) < 0)
-        return rc;
+    for (unsigned i = 0; i < m->n; i++)
+        if ((rc = sf_counters_open(m->w[i].c)) < 0)
+            return rc;
     memset(&uc, 0, sizeof(uc));
     uc.prefix = "sfacctd";
     uc.ip = ctx->cfg->ip;
@@ -181,48 +369,76 @@ static int sf_start(void *vctx)
     if (ctx->cfg->savefile)
         PM_INFO(ctx->host, ctx->inst, "reading sFlow data from: %s",
                 ctx->cfg->savefile);
-    rc = pm_udpin_open(&ctx->udp, ctx->host, ctx->inst, &uc);
+    rc = pm_udpin_open_group(in, m->n, ctx->host, ctx->inst, &uc);
     if (rc < 0)
         return rc;
-    if (!ctx->cfg->savefile)
-        PM_INFO(ctx->host, ctx->inst, "waiting for sFlow data on %s:%u",
+    for (unsigned i = 0; i < m->n; i++)
+        m->w[i].c->udp = in[i];
+    if (m->live)
+        PM_INFO(ctx->host, ctx->inst,
+                "waiting for sFlow data on %s:%u (%u receiver thread%s%s, "
+                "receive buffer %llu bytes each)",
                 ctx->cfg->ip && *ctx->cfg->ip ? ctx->cfg->ip : "::",
-                (unsigned)pm_udpin_port(ctx->udp));
+                (unsigned)pm_udpin_port(ctx->udp), m->n, m->n > 1 ? "s" : "",
+                m->n > 1 ? ", SO_REUSEPORT steered by agent address" : "",
+                (unsigned long long)pm_udpin_rcvbuf(ctx->udp));
     return 0;
 }
 
 static int sf_run(void *vctx)
 {
-    struct sf_ctx *ctx = vctx;
-    uint64_t denied;
-    int rc = sf_loop(ctx);
+    struct sf_mod *m = vctx;
+    int rc;
 
-    if (ctx->batch) {
-        ctx->host->batch_release(ctx->inst, ctx->batch);
-        ctx->batch = NULL;
+    for (unsigned i = 1; i < m->n; i++) {
+        if (pthread_create(&m->w[i].th, NULL, sf_thread, &m->w[i]) != 0) {
+            PM_ERR(m->c0.host, m->c0.inst, "cannot start receiver thread %u",
+                   i);
+            for (unsigned j = 0; j < m->n; j++)
+                __atomic_store_n(&m->w[j].c->stop, 1, __ATOMIC_RELAXED);
+            break;
+        }
+        m->w[i].started = 1;
     }
-    if (ctx->cnt_fp)
-        fflush(ctx->cnt_fp);
-    denied = pm_udpin_denied(ctx->udp);
-    if (denied > pm_counter_get(ctx->c_denied))
-        pm_counter_add(ctx->c_denied, denied - pm_counter_get(ctx->c_denied));
+    rc = sf_loop(&m->w[0]);
+    for (unsigned i = 1; i < m->n; i++) {
+        if (!m->w[i].started)
+            continue;
+        /* one receiver ending (error, savefile end) ends them all */
+        __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
+        pthread_join(m->w[i].th, NULL);
+        m->w[i].started = 0;
+        if (m->w[i].rc < 0 && rc >= 0)
+            rc = m->w[i].rc;
+    }
+    if (m->live)
+        for (unsigned i = 0; i < m->n; i++)
+            pm_exptab_log(&m->w[i].c->exp, m->c0.host, m->c0.inst,
+                          "samples");
     return rc;
+}
+
+static void sf_stop(void *vctx)
+{
+    struct sf_mod *m = vctx;
+    for (unsigned i = 0; i < m->n; i++)
+        __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
 }
 
 static void sf_fini(void *vctx)
 {
-    struct sf_ctx *ctx = vctx;
+    struct sf_mod *m = vctx;
 
-    if (!ctx)
+    if (!m)
         return;
-    if (ctx->udp)
-        pm_udpin_close(ctx->udp);
-    sf_counters_close(ctx);
-    pm_exptab_free(&ctx->exp);
-    free(ctx->cnt_line);
-    free(ctx->tmp_rec);
-    free(ctx->agents);
-    free(ctx);
+    for (unsigned i = 1; i < m->n; i++) {
+        if (!m->w[i].c)
+            continue;
+        sf_ctx_fini(m->w[i].c);
+        free(m->w[i].c);
+    }
+    sf_ctx_fini(&m->c0);
+    free(m);
 }
 
 static const struct pm_module_desc sflow_desc = {
@@ -237,6 +453,7 @@ static const struct pm_module_desc sflow_desc = {
     .init = sf_init,
     .start = sf_start,
     .run = sf_run,
+    .stop = sf_stop,
     .fini = sf_fini,
 };
 

@@ -25,11 +25,17 @@ flow_groups_add "$N/ipfix_test_juniper_mx240_junos151r6s3_opttpl512.dat+$N/ipfix
 flow_groups_add "$N/ipfix_test_yaf_tpl45841.dat+$N/ipfix_test_yaf_tpls_option_tpl.dat+$N/ipfix_test_yaf_data45841.dat"
 flow_groups_add "$N/netflow5_test_invalid01.dat"
 flow_groups_add "$N/netflow5_test_juniper_mx80.dat"
+# IE 315 dataLinkFrameSection (crafted: with and without counter IEs)
+flow_groups_add "$N/ipfix_frame_section_counters.dat"
+flow_groups_add "$N/ipfix_frame_section_nocounters.dat"
 flow_groups_add "$N/netflow9_test_cisco_asa_1_tpl.dat+$N/netflow9_test_cisco_asa_1_data.dat"
 flow_groups_add "$N/netflow9_test_cisco_asr9k_tpl260.dat+$N/netflow9_test_cisco_asr9k_opttpl256.dat+$N/netflow9_test_cisco_asr9k_data260.dat"
 A=${PM_CORPUS:-$top_srcdir/../shared/corpus}/akvorado/flow-decoder-netflow
 if [ -d "$A" ]; then
-    for g in nfv5 mpls nat physicalinterfaces data+templates \
+    # data+templates.pcap (one datagram, templates and data) is fed under
+    # another name: group files are split on "+"
+    cp "$A/data+templates.pcap" "$T/data-templates.pcap" && flow_groups_add "$T/data-templates.pcap"
+    for g in nfv5 mpls nat physicalinterfaces \
         template+data datalink-template+datalink-data \
         ethernet-over-mpls-with-control-word-template+ethernet-over-mpls-with-control-word-data \
         icmp-template+icmp-data ipfix-srv6-template+ipfix-srv6-data \
@@ -47,7 +53,7 @@ flow_merge
 # Documented differences (docs/DIFFERENCES.md, "Collectors"), left out of
 # the comparison:
 # - NetFlow v1 and v7 (fprobe): nfacctd 1.7.7 ignores the datagrams silently;
-#   we decode them (checked against tshark by tests/integration/test_exporters.sh).
+#   we decode them (checked against tshark by tests/integration/test_tshark_oracle.sh).
 # - dataLinkFrameSection (IE 315: akvorado datalink, EoMPLS, SRv6, Juniper
 #   CPID): nfacctd decodes the sampled frame, we do not yet (open).
 # - IPFIX flowStart/EndSysUpTime with systemInitTimeMilliseconds (softflowd

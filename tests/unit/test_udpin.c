@@ -146,6 +146,28 @@ static void t_group_v6(void **state)
     group_run(AF_INET6, "::1", "::1", s6, 1, 4);
 }
 
+/* pm_ip_mask against a bit-by-bit model, every length 0..max, v4 and v6. */
+static void t_ip_mask(void **state)
+{
+    (void)state;
+    for (int af = 4; af <= 6; af += 2) {
+        unsigned bytes = af == 4 ? 4 : 16;
+        for (unsigned len = 0; len <= bytes * 8 + 3; len++) {
+            pm_ip_t ip, want;
+            memset(&ip, 0, sizeof(ip));
+            ip.af = (uint8_t)af;
+            for (unsigned i = 0; i < 16; i++)
+                ip.a[i] = (uint8_t)(0xa5 ^ (i * 37));
+            want = ip;
+            for (unsigned b = 0; b < bytes * 8; b++)
+                if (b >= len)
+                    want.a[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+            pm_ip_mask(&ip, len);
+            assert_memory_equal(&ip, &want, sizeof(ip));
+        }
+    }
+}
+
 static void t_steer_spreads(void **state)
 {
     (void)state;
@@ -243,6 +265,7 @@ static void t_publish(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_ip_mask),
         cmocka_unit_test(t_steer_spreads),
         cmocka_unit_test(t_group_v4),
         cmocka_unit_test(t_group_dual),

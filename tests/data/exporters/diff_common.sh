@@ -8,7 +8,8 @@
 # ($T/exporters.map says which address is which capture).
 #
 #   flow_groups_add FILE[+FILE...]    queue a group (skipped when a file is missing)
-#   flow_merge                        write $T/all.pcap
+#   flow_merge                        write $T/all.pcap ($FLOW_MERGE_OPTS: extra
+#                                     merge_pcaps.py options, e.g. --sflow-drop-qinq)
 #   flow_run NAME EXTRA-LINES SETS    one reference run and one of ours with a print
 #                                     plugin (csv) per set "name:aggregate"; compares
 #   needs DAEMON (nfacctd / sfacctd), MODULE (netflow / sflow)
@@ -27,8 +28,9 @@ flow_merge() {
         args+=("10.77.$i.1=$g")
     done
     [ $i -gt 0 ] || fail "no capture to feed"
+    # shellcheck disable=SC2086
     "$PM_PY" "$top_srcdir/tests/data/exporters/merge_pcaps.py" "$T/all.pcap" \
-        --map "$T/exporters.map" "${args[@]}" || fail "merge_pcaps.py failed"
+        --map "$T/exporters.map" ${FLOW_MERGE_OPTS:-} "${args[@]}" || fail "merge_pcaps.py failed"
     echo "fed $i captures/groups ($(($(stat -c %s "$T/all.pcap") / 1024)) KiB) to both $DAEMON"
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""merge_pcaps.py OUT.pcap [--map MAPFILE] SRC=FILE[+FILE...] ...
+"""merge_pcaps.py OUT.pcap [--map MAPFILE] [--sflow-drop-qinq|--sflow-drop-v6frag] SRC=FILE[+FILE...] ...
 
 Writes one Ethernet pcap holding the UDP datagrams of every FILE, in the
 order given, with the IPv4 source address of each group replaced by SRC (so
@@ -9,6 +9,14 @@ raw IPv4; IPv4/UDP datagrams, 802.1Q tags skipped) or a raw datagram (*.dat:
 UDP payload only, sent to port 2055 with a timestamp taken from the running
 clock of the merged file).  Packets keep their timestamps.  Plain Python, no
 scapy: the tests call it on every run.
+
+--sflow-drop-qinq removes from every sFlow v5 datagram the flow samples
+(plain and expanded) whose sampled Ethernet header carries two VLAN tags
+(0x8100 then 0x8100/0x88a8), fixing the sample count: sfacctd 1.7.7 drops
+such samples and we account them (docs/DIFFERENCES.md), so the differential
+test feeds both daemons without them.  --sflow-drop-v6frag also removes the
+samples of IPv6 fragments (sfacctd 1.7.7 reads their ports from inside the
+fragment header).  Prints how many it removed.
 """
 import struct
 import sys
@@ -64,6 +72,63 @@ def read_pcap(path):
         yield sec, usec, sport, dport, udp[8:ulen]
 
 
+def _v6frag(h):
+    """True when an Ethernet header (any VLAN tags) carries an IPv6 fragment."""
+    p, et = 14, h[12:14]
+    while et in (b"\x81\x00", b"\x88\xa8") and len(h) >= p + 4:
+        et, p = h[p + 2:p + 4], p + 4
+    return et == b"\x86\xdd" and len(h) > p + 6 and h[p + 6] == 44
+
+
+def _qinq_sample(body, expanded, v6frag=False):
+    """True when a flow sample body holds a raw Ethernet header with two
+    tags (or, with v6frag, an IPv6 fragment)."""
+    off = 40 if expanded else 28  # fixed fields before the record count
+    if len(body) < off + 4:
+        return False
+    n = struct.unpack("!I", body[off:off + 4])[0]
+    off += 4
+    for _ in range(n):
+        if len(body) < off + 8:
+            return False
+        fmt, ln = struct.unpack("!II", body[off:off + 8])
+        rec = body[off + 8:off + 8 + ln]
+        off += 8 + ln
+        if fmt == 1 and len(rec) >= 16 + 18:
+            proto = struct.unpack("!I", rec[0:4])[0]
+            h = rec[16:]
+            if proto == 1 and h[12:14] == b"\x81\x00" and h[16:18] in (b"\x81\x00", b"\x88\xa8"):
+                return True
+            if proto == 1 and v6frag and _v6frag(h):
+                return True
+    return False
+
+
+def sflow_drop_qinq(pl, v6frag=False):
+    """(payload without the double-tagged flow samples, samples removed)"""
+    if len(pl) < 28 or struct.unpack("!I", pl[0:4])[0] != 5:
+        return pl, 0
+    at = struct.unpack("!I", pl[4:8])[0]
+    hl = 8 + (16 if at == 2 else 4) + 16  # agent, sub id, seq, uptime, count
+    if len(pl) < hl:
+        return pl, 0
+    n = struct.unpack("!I", pl[hl - 4:hl])[0]
+    off, keep, dropped = hl, [], 0
+    for _ in range(n):
+        if len(pl) < off + 8:
+            return pl, 0
+        fmt, ln = struct.unpack("!II", pl[off:off + 8])
+        smp = pl[off:off + 8 + ln]
+        off += 8 + ln
+        if fmt in (1, 3) and _qinq_sample(smp[8:], fmt == 3, v6frag):
+            dropped += 1
+        else:
+            keep.append(smp)
+    if not dropped:
+        return pl, 0
+    return pl[:hl - 4] + struct.pack("!I", len(keep)) + b"".join(keep) + pl[off:], dropped
+
+
 def frame(src, sport, dport, payload):
     udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
@@ -75,10 +140,17 @@ def frame(src, sport, dport, payload):
 def main():
     args = sys.argv[1:]
     out = args.pop(0)
-    mapfile = None
-    if args and args[0] == "--map":
-        args.pop(0)
-        mapfile = args.pop(0)
+    mapfile, drop_qinq, v6frag, dropped = None, False, False, 0
+    while args and args[0].startswith("--"):
+        opt = args.pop(0)
+        if opt == "--map":
+            mapfile = args.pop(0)
+        elif opt == "--sflow-drop-qinq":
+            drop_qinq = True
+        elif opt == "--sflow-drop-v6frag":
+            drop_qinq = v6frag = True
+        else:
+            raise SystemExit("unknown option " + opt)
     recs, maps = [], []
     clock = (1700000000, 0)
     for g in args:
@@ -91,6 +163,9 @@ def main():
                 clock = (clock[0], clock[1] + 1)
                 continue
             for sec, usec, sp, dp, pl in read_pcap(fn):
+                if drop_qinq:
+                    pl, d = sflow_drop_qinq(pl, v6frag)
+                    dropped += d
                 recs.append((sec, usec, frame(src, sp, dp, pl)))
                 clock = (sec, usec + 1)
     with open(out, "wb") as f:
@@ -100,6 +175,9 @@ def main():
     if mapfile:
         with open(mapfile, "w") as f:
             f.write("\n".join(maps) + "\n")
+    if drop_qinq:
+        print("removed %d sFlow samples with two VLAN tags%s" %
+              (dropped, " or an IPv6 fragment" if v6frag else ""))
 
 
 main()
