@@ -1,11 +1,20 @@
 /*
  * mysql.c - the `mysql` output: pmacct's MySQL plugin on the shared SQL
  * layer (modules/sql/), with MariaDB Connector/C.  Statements are server-
- * side prepared (mysql_stmt_prepare) and values bound as strings
- * (MYSQL_TYPE_STRING): never concatenated into SQL.  sql_conn_ca_file
+ * side prepared (mysql_stmt_prepare: checked against the table when it is
+ * first used; run() binds values as MYSQL_TYPE_STRING); the writer sends
+ * rows through run_many (below), values escaped by mysql_real_escape_string
+ * and quoted, never raw.  sql_conn_ca_file
  * turns on TLS with the server certificate verified.  Connection errors
  * (CR_SERVER_GONE_ERROR, CR_SERVER_LOST, CR_CONN_HOST_ERROR, ...) keep the
  * rows spooled.  sql_host starting with '/' is a UNIX socket path.
+ * sql_multi_values N: the rows to INSERT go as multi-row INSERT ... VALUES
+ * (..),(..) statements of at most N bytes (a longer single row alone),
+ * every value escaped with mysql_real_escape_string.  sql_locking_style
+ * table: LOCK TABLES t WRITE (autocommit off) per purge transaction.
+ * run_many: a group of rows' statements goes as one multi-statement query
+ * (the prepared text, each ? replaced by the escaped, quoted value), the
+ * affected rows read per statement: one round trip per group.
  *
  * Threads: the backend state is used by the writer thread only.
  */
@@ -26,6 +35,16 @@ struct my {
     const struct sql_config *cfg;
     MYSQL *conn;
     MYSQL_STMT *st[SQL_ST_MAX];
+    char *sql[SQL_ST_MAX]; /* their text: run_many fills in the values */
+    int locked; /* LOCK TABLES held: released after COMMIT/ROLLBACK */
+    /* multi-values INSERT under way */
+    char *mbuf;   /* "INSERT INTO t (cols) VALUES (..),(..)" */
+    size_t mlen, mcap, mhead; /* mhead: length of "INSERT ... VALUES " */
+    uint64_t mrows, mwritten;
+    char *row;    /* one escaped row */
+    size_t rcap;
+    char *qbuf;   /* run_many's multi-statement query */
+    size_t qcap;
 };
 
 static int classify(unsigned e)
@@ -87,6 +106,7 @@ static void my_disconnect(void *b)
     if (m->conn)
         mysql_close(m->conn);
     m->conn = NULL;
+    m->locked = 0;
 }
 
 static int my_connect(void *b, const char *host, char *err, size_t errlen)
@@ -111,7 +131,8 @@ static int my_connect(void *b, const char *host, char *err, size_t errlen)
         host = "localhost";
     }
     if (!mysql_real_connect(m->conn, host, m->cfg->user, m->cfg->passwd,
-                            m->cfg->db, (unsigned)m->cfg->port, sock, 0)) {
+                            m->cfg->db, (unsigned)m->cfg->port, sock,
+                            CLIENT_MULTI_STATEMENTS)) {
         snprintf(err, errlen, "%s", mysql_error(m->conn));
         my_disconnect(m);
         return SQL_E_CONN;
@@ -128,16 +149,154 @@ static int my_connect(void *b, const char *host, char *err, size_t errlen)
 static int my_exec(void *b, const char *sql, char *err, size_t errlen)
 {
     struct my *m = b;
+    int end = !strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK");
     if (!m->conn)
         return SQL_E_CONN;
     if (!strcmp(sql, "BEGIN"))
         sql = "START TRANSACTION";
-    if (mysql_query(m->conn, sql))
-        return my_err(m, err, errlen);
+    if (mysql_query(m->conn, sql)) {
+        int rc = my_err(m, err, errlen);
+        if (end && m->locked) {
+            mysql_query(m->conn, "UNLOCK TABLES");
+            mysql_query(m->conn, "SET autocommit = 1");
+            m->locked = 0;
+        }
+        return rc;
+    }
     MYSQL_RES *r = mysql_store_result(m->conn);
     if (r)
         mysql_free_result(r);
+    if (end && m->locked) {
+        m->locked = 0;
+        if (mysql_query(m->conn, "UNLOCK TABLES") ||
+            mysql_query(m->conn, "SET autocommit = 1"))
+            return my_err(m, err, errlen);
+    }
     return 0;
+}
+
+/* LOCK TABLES ends the transaction BEGIN opened: autocommit off instead,
+ * so the rows still commit (or roll back) together, then UNLOCK TABLES. */
+static int my_lock_table(void *b, const char *table, char *err, size_t errlen)
+{
+    struct my *m = b;
+    char sql[320];
+    snprintf(sql, sizeof(sql), "LOCK TABLES %s WRITE", table);
+    if (mysql_query(m->conn, "SET autocommit = 0"))
+        return my_err(m, err, errlen);
+    m->locked = 1;
+    if (mysql_query(m->conn, sql))
+        return my_err(m, err, errlen);
+    return 0;
+}
+
+static int my_bulk_on(const struct sql_config *cfg)
+{
+    return cfg->multi_values > 0;
+}
+
+static int grow(char **p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 4096;
+    while (nc < need)
+        nc *= 2;
+    char *q = realloc(*p, nc);
+    if (!q)
+        return -ENOMEM;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+static int my_bulk_begin(void *b, const char *table, const struct sql_col *cols,
+                         int ncols, char *err, size_t errlen)
+{
+    struct my *m = b;
+    size_t need = 64 + strlen(table) + (size_t)ncols * 40;
+    if (grow(&m->mbuf, &m->mcap, need) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return SQL_E_CONN;
+    }
+    m->mlen = (size_t)snprintf(m->mbuf, m->mcap, "INSERT INTO %s (", table);
+    for (int i = 0; i < ncols; i++)
+        m->mlen += (size_t)snprintf(m->mbuf + m->mlen, m->mcap - m->mlen,
+                                    "%s%s", i ? ", " : "", cols[i].name);
+    m->mlen += (size_t)snprintf(m->mbuf + m->mlen, m->mcap - m->mlen,
+                                ") VALUES ");
+    m->mhead = m->mlen;
+    m->mrows = m->mwritten = 0;
+    return 0;
+}
+
+static int my_bulk_flush(struct my *m, char *err, size_t errlen)
+{
+    if (!m->mrows)
+        return 0;
+    if (mysql_real_query(m->conn, m->mbuf, (unsigned long)m->mlen))
+        return my_err(m, err, errlen);
+    my_ulonglong a = mysql_affected_rows(m->conn);
+    m->mwritten += a == (my_ulonglong)-1 ? 0 : (uint64_t)a;
+    m->mlen = m->mhead;
+    m->mrows = 0;
+    return 0;
+}
+
+static int my_bulk_row(void *b, const char *const *vals, const int *lens,
+                       int n, char *err, size_t errlen)
+{
+    struct my *m = b;
+    size_t need = 3;
+    for (int i = 0; i < n; i++)
+        need += 3 + (vals[i] ? 2 * (size_t)lens[i] : 4);
+    if (grow(&m->row, &m->rcap, need) < 0)
+        goto nomem;
+    size_t r = 0;
+    m->row[r++] = '(';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            m->row[r++] = ',';
+        if (!vals[i]) {
+            memcpy(m->row + r, "NULL", 4);
+            r += 4;
+            continue;
+        }
+        m->row[r++] = '\'';
+        r += mysql_real_escape_string(m->conn, m->row + r, vals[i],
+                                      (unsigned long)lens[i]);
+        m->row[r++] = '\'';
+    }
+    m->row[r++] = ')';
+    if (m->mrows && m->mlen + 1 + r > m->cfg->multi_values) {
+        int rc = my_bulk_flush(m, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (grow(&m->mbuf, &m->mcap, m->mlen + r + 2) < 0)
+        goto nomem;
+    if (m->mrows)
+        m->mbuf[m->mlen++] = ',';
+    memcpy(m->mbuf + m->mlen, m->row, r);
+    m->mlen += r;
+    m->mrows++;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return SQL_E_CONN;
+}
+
+static int my_bulk_end(void *b, uint64_t *written, char *err, size_t errlen)
+{
+    struct my *m = b;
+    if (!written) {
+        m->mlen = m->mhead;
+        m->mrows = 0;
+        return 0;
+    }
+    int rc = my_bulk_flush(m, err, errlen);
+    *written = m->mwritten;
+    return rc;
 }
 
 static int my_table_exists(void *b, const char *table, char *err,
@@ -179,6 +338,8 @@ static int my_prepare(void *b, int slot, const char *sql, int nparams,
     (void)nparams;
     if (m->st[slot])
         mysql_stmt_close(m->st[slot]);
+    free(m->sql[slot]);
+    m->sql[slot] = strdup(sql);
     m->st[slot] = mysql_stmt_init(m->conn);
     if (!m->st[slot])
         return my_err(m, err, errlen);
@@ -216,9 +377,77 @@ static int my_run(void *b, int slot, const char *const *vals, const int *lens,
     return 0;
 }
 
+static int my_run_many(void *b, int slot, int nrows, const char *const *vals,
+                       const int *lens, int n, uint64_t *changed, char *err,
+                       size_t errlen)
+{
+    struct my *m = b;
+    const char *tpl = m->sql[slot];
+    size_t tl = tpl ? strlen(tpl) : 0, need = 1;
+    if (!tpl) {
+        snprintf(err, errlen, "statement not prepared");
+        return SQL_E_DATA;
+    }
+    for (int i = 0; i < nrows * n; i++)
+        need += 3 + (vals[i] ? 2 * (size_t)lens[i] : 4);
+    need += (size_t)nrows * (tl + 1);
+    if (grow(&m->qbuf, &m->qcap, need) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return SQL_E_CONN;
+    }
+    char *o = m->qbuf;
+    for (int r = 0; r < nrows; r++) {
+        int k = 0;
+        for (const char *t = tpl; *t; t++) {
+            if (*t != '?' || k >= n) {
+                *o++ = *t;
+                continue;
+            }
+            const char *v = vals[r * n + k];
+            if (!v) {
+                memcpy(o, "NULL", 4);
+                o += 4;
+            } else {
+                *o++ = '\'';
+                o += mysql_real_escape_string(m->conn, o, v,
+                                              (unsigned long)lens[r * n + k]);
+                *o++ = '\'';
+            }
+            k++;
+        }
+        *o++ = ';';
+    }
+    if (mysql_real_query(m->conn, m->qbuf, (unsigned long)(o - m->qbuf)))
+        return my_err(m, err, errlen);
+    int rc = 0;
+    for (int r = 0;; r++) {
+        MYSQL_RES *res = mysql_store_result(m->conn);
+        if (res)
+            mysql_free_result(res);
+        if (r < nrows) {
+            my_ulonglong a = mysql_affected_rows(m->conn);
+            changed[r] = a == (my_ulonglong)-1 ? 0 : (uint64_t)a;
+        }
+        int st = mysql_next_result(m->conn);
+        if (st < 0)
+            break;
+        if (st > 0) { /* the next statement failed: the rest did not run */
+            rc = my_err(m, err, errlen);
+            break;
+        }
+    }
+    return rc;
+}
+
 static void my_close(void *b)
 {
+    struct my *m = b;
     my_disconnect(b);
+    for (int i = 0; i < SQL_ST_MAX; i++)
+        free(m->sql[i]);
+    free(m->mbuf);
+    free(m->row);
+    free(m->qbuf);
     free(b);
 }
 
@@ -235,13 +464,19 @@ static const struct sql_backend my_backend = {
     .run = my_run,
     .unprepare = my_unprepare,
     .close = my_close,
+    .bulk_on = my_bulk_on,
+    .bulk_begin = my_bulk_begin,
+    .bulk_row = my_bulk_row,
+    .bulk_end = my_bulk_end,
+    .lock_table = my_lock_table,
+    .run_many = my_run_many,
 };
 
 static const struct pm_option my_options[] = {
     SQL_COMMON_OPTIONS("localhost"),
     {"sql_multi_values", PM_OPT_SIZE, 0, SQLCFG(multi_values), "0", "bytes",
-     "accepted; rows are written with prepared statements inside one "
-     "transaction per purge",
+     "rows to INSERT go in multi-row INSERT statements of at most this "
+     "many bytes (0: one prepared INSERT per row)",
      0},
     PM_OPTION_END,
 };

@@ -3,7 +3,11 @@
  * SQL layer (modules/sql/), with libpq.  Statements are prepared
  * (PQprepare) and run with text parameters (PQexecPrepared): values never
  * become SQL text.  sql_conn_ca_file turns on TLS with the server's
- * certificate verified (sslmode=verify-full).  A lost connection (SQLSTATE
+ * certificate verified (sslmode=verify-full).  sql_use_copy with
+ * sql_dont_try_update sends the rows to INSERT with COPY ... FROM STDIN
+ * (text format, every value escaped: backslash, delimiter, CR, LF; NULL as
+ * \N).  sql_locking_style table: LOCK TABLE ... IN EXCLUSIVE MODE in each
+ * purge transaction.  A lost connection (SQLSTATE
  * class 08, admin shutdown, PQstatus bad) keeps the rows spooled.
  *
  * Threads: the backend state is used by the writer thread only.
@@ -23,7 +27,13 @@ struct pg {
     const struct sql_config *cfg;
     PGconn *conn;
     int prepared[SQL_ST_MAX];
+    /* COPY under way: rows encoded here, sent in 64 KiB pieces */
+    char *cbuf;
+    size_t clen, ccap;
+    char delim;
 };
+
+#define COPY_FLUSH 65536
 
 static const char *const stname[SQL_ST_MAX] = {"pm_upd", "pm_ins"};
 
@@ -59,6 +69,7 @@ static void *pg_open(const struct pm_host *host, const struct pm_instance *inst,
     p->host = host;
     p->inst = inst;
     p->cfg = cfg;
+    p->delim = cfg->delimiter && *cfg->delimiter ? cfg->delimiter[0] : ',';
     return p;
 }
 
@@ -221,9 +232,220 @@ static int pg_run(void *b, int slot, const char *const *vals, const int *lens,
     return rc;
 }
 
+static int pg_lock_table(void *b, const char *table, char *err, size_t errlen)
+{
+    char sql[320];
+    snprintf(sql, sizeof(sql), "LOCK TABLE %s IN EXCLUSIVE MODE", table);
+    return pg_exec(b, sql, err, errlen);
+}
+
+static int pg_bulk_on(const struct sql_config *cfg)
+{
+    return cfg->use_copy && cfg->dont_try_update;
+}
+
+static int pg_bulk_begin(void *b, const char *table, const struct sql_col *cols,
+                         int ncols, char *err, size_t errlen)
+{
+    struct pg *p = b;
+    size_t cap = 128 + strlen(table) + (size_t)ncols * 40, len;
+    char *sql = malloc(cap);
+    int rc = 0;
+    if (!sql)
+        return SQL_E_CONN;
+    len = (size_t)snprintf(sql, cap, "COPY %s (", table);
+    for (int i = 0; i < ncols && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "",
+                                cols[i].name);
+    if (len < cap)
+        snprintf(sql + len, cap - len, ") FROM STDIN WITH (DELIMITER E'\\x%02x')",
+                 (unsigned char)p->delim);
+    PGresult *res = PQexec(p->conn, sql);
+    if (!res || PQresultStatus(res) != PGRES_COPY_IN)
+        rc = pg_res_err(p, res, err, errlen);
+    PQclear(res);
+    free(sql);
+    p->clen = 0;
+    return rc;
+}
+
+static int pg_copy_flush(struct pg *p, char *err, size_t errlen)
+{
+    if (p->clen && PQputCopyData(p->conn, p->cbuf, (int)p->clen) != 1) {
+        snprintf(err, errlen, "COPY: %s", PQerrorMessage(p->conn));
+        return SQL_E_CONN;
+    }
+    p->clen = 0;
+    return 0;
+}
+
+static int pg_bulk_row(void *b, const char *const *vals, const int *lens,
+                       int n, char *err, size_t errlen)
+{
+    struct pg *p = b;
+    size_t need = 1;
+    for (int i = 0; i < n; i++)
+        need += 1 + (vals[i] ? 2 * (size_t)lens[i] : 2);
+    if (p->clen + need > p->ccap) {
+        size_t nc = p->ccap ? p->ccap : COPY_FLUSH * 2;
+        while (nc < p->clen + need)
+            nc *= 2;
+        char *q = realloc(p->cbuf, nc);
+        if (!q) {
+            snprintf(err, errlen, "out of memory");
+            return SQL_E_CONN;
+        }
+        p->cbuf = q;
+        p->ccap = nc;
+    }
+    char *o = p->cbuf + p->clen;
+    for (int i = 0; i < n; i++) {
+        if (i)
+            *o++ = p->delim;
+        if (!vals[i]) {
+            *o++ = '\\';
+            *o++ = 'N';
+            continue;
+        }
+        for (int k = 0; k < lens[i]; k++) {
+            char ch = vals[i][k];
+            if (ch == '\\' || ch == p->delim) {
+                *o++ = '\\';
+                *o++ = ch;
+            } else if (ch == '\n') {
+                *o++ = '\\';
+                *o++ = 'n';
+            } else if (ch == '\r') {
+                *o++ = '\\';
+                *o++ = 'r';
+            } else {
+                *o++ = ch;
+            }
+        }
+    }
+    *o++ = '\n';
+    p->clen = (size_t)(o - p->cbuf);
+    return p->clen >= COPY_FLUSH ? pg_copy_flush(p, err, errlen) : 0;
+}
+
+static int pg_bulk_end(void *b, uint64_t *written, char *err, size_t errlen)
+{
+    struct pg *p = b;
+    int rc = 0;
+    if (!written) {
+        p->clen = 0;
+        if (PQputCopyEnd(p->conn, "aborted") != 1)
+            rc = SQL_E_CONN;
+    } else if ((rc = pg_copy_flush(p, err, errlen)) == 0 &&
+               PQputCopyEnd(p->conn, NULL) != 1) {
+        snprintf(err, errlen, "COPY: %s", PQerrorMessage(p->conn));
+        rc = SQL_E_CONN;
+    }
+    PGresult *res;
+    int first = 1;
+    while ((res = PQgetResult(p->conn))) {
+        if (first && written && rc == 0) {
+            if (PQresultStatus(res) == PGRES_COMMAND_OK)
+                *written = strtoull(PQcmdTuples(res), NULL, 10);
+            else
+                rc = pg_res_err(p, res, err, errlen);
+        }
+        first = 0;
+        PQclear(res);
+    }
+    if (first && written && rc == 0) {
+        snprintf(err, errlen, "COPY: no result: %s", PQerrorMessage(p->conn));
+        rc = SQL_E_CONN;
+    }
+    return rc;
+}
+
+#ifdef LIBPQ_HAS_PIPELINING
+/* run_many: the rows' executions sent in one pipeline (libpq pipeline
+ * mode), then their results read in order.  After an error the server
+ * skips the rest (PGRES_PIPELINE_ABORTED); the first error is returned. */
+static int pg_run_many(void *b, int slot, int nrows, const char *const *vals,
+                       const int *lens, int n, uint64_t *changed, char *err,
+                       size_t errlen)
+{
+    struct pg *p = b;
+    const char *pv[SQL_MAX_COLS];
+    size_t tot = 0;
+    int rc = 0, sent = 0;
+    for (int i = 0; i < nrows * n; i++)
+        tot += vals[i] ? (size_t)lens[i] + 1 : 0;
+    char *buf = malloc(tot + 1), *q = buf;
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return SQL_E_CONN;
+    }
+    if (PQenterPipelineMode(p->conn) != 1) {
+        free(buf);
+        snprintf(err, errlen, "pipeline mode: %s", PQerrorMessage(p->conn));
+        return SQL_E_CONN;
+    }
+    for (int r = 0; r < nrows; r++, sent++) {
+        for (int i = 0; i < n; i++) {
+            const char *v = vals[r * n + i];
+            if (!v) {
+                pv[i] = NULL;
+                continue;
+            }
+            memcpy(q, v, (size_t)lens[r * n + i]);
+            q[lens[r * n + i]] = 0;
+            pv[i] = q;
+            q += lens[r * n + i] + 1;
+        }
+        if (PQsendQueryPrepared(p->conn, stname[slot], n, pv, NULL, NULL, 0) !=
+            1)
+            break;
+    }
+    if (PQpipelineSync(p->conn) != 1 && sent == nrows)
+        sent = -1;
+    if (sent != nrows) {
+        snprintf(err, errlen, "%s", PQerrorMessage(p->conn));
+        rc = SQL_E_CONN;
+    }
+    /* one result (then NULL) per query sent, then the sync */
+    for (int r = 0; r < (sent < 0 ? nrows : sent); r++) {
+        PGresult *res = PQgetResult(p->conn);
+        if (!res) {
+            if (!rc) {
+                snprintf(err, errlen, "%s", PQerrorMessage(p->conn));
+                rc = SQL_E_CONN;
+            }
+            break;
+        }
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK)
+            changed[r] = strtoull(PQcmdTuples(res), NULL, 10);
+        else if (!rc && st != PGRES_PIPELINE_ABORTED)
+            rc = pg_res_err(p, res, err, errlen);
+        PQclear(res);
+        while ((res = PQgetResult(p->conn))) /* to the NULL ending it */
+            PQclear(res);
+    }
+    PGresult *res;
+    while ((res = PQgetResult(p->conn))) {
+        ExecStatusType st = PQresultStatus(res);
+        PQclear(res);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    if (PQexitPipelineMode(p->conn) != 1 && !rc) {
+        snprintf(err, errlen, "pipeline mode: %s", PQerrorMessage(p->conn));
+        rc = SQL_E_CONN;
+    }
+    free(buf);
+    return rc;
+}
+#endif
+
 static void pg_close(void *b)
 {
+    struct pg *p = b;
     pg_disconnect(b);
+    free(p->cbuf);
     free(b);
 }
 
@@ -240,21 +462,38 @@ static const struct sql_backend pg_backend = {
     .run = pg_run,
     .unprepare = pg_unprepare,
     .close = pg_close,
+    .bulk_on = pg_bulk_on,
+    .bulk_begin = pg_bulk_begin,
+    .bulk_row = pg_bulk_row,
+    .bulk_end = pg_bulk_end,
+    .lock_table = pg_lock_table,
+#ifdef LIBPQ_HAS_PIPELINING
+    .run_many = pg_run_many,
+#endif
 };
 
 static const struct pm_option pg_options[] = {
     SQL_COMMON_OPTIONS("localhost"),
     {"sql_use_copy", PM_OPT_BOOL, 0, SQLCFG(use_copy), "false", NULL,
-     "accepted; rows are written with prepared INSERTs inside one "
-     "transaction per purge",
-     0},
+     "INSERT with COPY ... FROM STDIN (needs sql_dont_try_update: true)", 0},
+    {"sql_delimiter", PM_OPT_STR, 0, SQLCFG(delimiter), ",", "char",
+     "COPY column delimiter (values are escaped whatever it is)", 0},
     PM_OPTION_END,
 };
 
 static int pg_init(const struct pm_host *host, const struct pm_instance *inst,
                    void *config, void **ctx)
 {
-    return sql_init(host, inst, config, &pg_backend, ctx);
+    struct sql_config *cfg = config;
+    const char *d = cfg->delimiter ? cfg->delimiter : ",";
+    if (strlen(d) != 1 || strchr("\\\r\n.abcdefghijklmnopqrstuvwxyz0123456789", d[0])) {
+        PM_ERR(host, inst,
+               "sql_delimiter: '%s': expected one character, not a backslash, "
+               "newline, dot, lower-case letter or digit", d);
+        return -EINVAL;
+    }
+    int rc = sql_init(host, inst, config, &pg_backend, ctx);
+    return rc;
 }
 
 static const struct pm_module_desc pg_desc = {

@@ -2,13 +2,12 @@
  * sql.c - the SQL output instance shared by sqlite3, pgsql and mysql:
  * aggregates records in the host's cache (time bins from sql_history); at
  * each refresh (timed in tick()) the cache is turned into chunks of text
- * rows, one chunk per table name (sql_table expanded per bin), handed to
- * the spool and the cache is emptied.  A writer thread per instance takes
- * the oldest chunk, writes it in one transaction (UPDATE, INSERT when no
- * row changed; or INSERT only with sql_dont_try_update) through the
- * backend's prepared statements and removes it from the spool only once
- * COMMIT succeeded.  When the database is away the writer reconnects with
- * a doubling backoff (1 s .. sql_retry_max), trying sql_backup_host too.
+ * rows, one chunk per table name (sql_table expanded per bin; at most
+ * SQL_CHUNK_ROWS rows, queued as soon as full), handed to the spool and
+ * the cache is emptied.  The writer thread (writer.c) writes each chunk
+ * in one transaction.  Values are rendered by the host's CSV renderer:
+ * the primitives that cannot hold the separator in one call per row, the
+ * others one by one.  sql_preprocess lives in preproc.c.
  *
  * Threads: process/tick/flush on the pipeline thread (cache, renderers,
  * trigger children); the writer thread owns the backend; they share only
@@ -23,51 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sql.h"
+#include "sql_int.h"
 
 extern char **environ;
 
-struct sql_ctx {
-    const struct pm_host *host;
-    const struct pm_instance *inst;
-    struct sql_config *cfg;
-    const struct sql_backend *be;
-    void *bctx;
-    struct pm_cache *cache;
-    struct pm_render *rend[PM_P_MAX]; /* one-column CSV renderers */
-    struct pm_buf vbuf;
-    struct sql_col cols[SQL_MAX_COLS];
-    int ncols;
-    int history;
-    char table_default[64];
-    int table_static; /* sql_table has no % or $ */
-    char *schema_text;
-    uint64_t refresh, next_purge, max_aggr;
-    /* purge under way */
-    struct sql_chunk **pchunks;
-    size_t npchunks, cappchunks;
-    uint64_t stamp_updated;
-    int walk_err;
-    /* preprocess */
-    struct pm_preproc *pp; /* sql_preprocess (NULL: none) */
-    /* trigger */
-    uint64_t trigger_every, next_trigger;
-    pid_t children[16];
-    int nchildren;
-    uint64_t last_t_min, last_t_max;
-    char last_table[256];
-    /* writer */
-    struct sql_spool spool;
-    pthread_t writer;
-    int writer_started;
-    int connected;
-    char cur_table[256];
-    int prepared;
-    char **known_tables;
-    size_t nknown;
-    uint64_t *c_pending, *c_written, *c_dropped, *c_purges, *c_errors,
-        *c_txn, *c_filtered, *c_reconnects;
-};
 
 /* ---- value text -------------------------------------------------------- */
 
@@ -146,6 +104,88 @@ static int prim_text(struct sql_ctx *c, const struct sql_col *col,
     return 0;
 }
 
+/* Primitives whose text is made of digits, letters, dots, colons, dashes,
+ * slashes (addresses, numbers, names of protocols): never the separator
+ * of the one-call rendering. */
+static const char *const fast_prims[] = {
+    "src_host",  "dst_host",    "src_net",     "dst_net",     "src_mac",
+    "dst_mac",   "src_port",    "dst_port",    "proto",       "tos",
+    "vlan",      "cos",         "etype",       "src_as",      "dst_as",
+    "tag",       "tag2",        "tcpflags",    "src_mask",    "dst_mask",
+    "peer_src_ip", "peer_dst_ip", "peer_src_as", "peer_dst_as", "in_iface",
+    "out_iface", "sampling_rate", NULL,
+};
+
+#define FAST_SEP '\x01'
+
+/* Set up the one-call renderer when at least two columns can use it. */
+static int fast_init(struct sql_ctx *c)
+{
+    uint16_t prims[SQL_MAX_COLS];
+    int n = 0;
+    for (int i = 0; i < c->ncols; i++) {
+        const struct sql_col *col = &c->cols[i];
+        const struct pm_prim_info *pi =
+            col->kind == SQL_COL_PRIM && col->aggregated
+                ? c->host->prim_info((unsigned)col->prim)
+                : NULL;
+        int ok = 0;
+        c->fcol[i] = -1;
+        for (int k = 0; pi && pi->name && fast_prims[k]; k++)
+            if (!strcmp(pi->name, fast_prims[k]))
+                ok = 1;
+        for (int j = 0; ok && j < n; j++)
+            if (prims[j] == col->prim)
+                ok = 0; /* twice: keep it simple */
+        if (ok) {
+            c->fcol[i] = n;
+            prims[n++] = (uint16_t)col->prim;
+        }
+    }
+    if (n < 2) {
+        for (int i = 0; i < c->ncols; i++)
+            c->fcol[i] = -1;
+        return 0;
+    }
+    struct pm_render_cfg rc = {0};
+    char sep[2] = {FAST_SEP, 0};
+    rc.fmt = PM_FMT_CSV;
+    rc.prims = prims;
+    rc.nprims = (uint32_t)n;
+    rc.separator = sep;
+    rc.flags = PM_RENDER_NO_FLOWS;
+    if ((c->be->flags & SQL_BF_NUM_PROTO) || c->cfg->num_protos)
+        rc.flags |= PM_RENDER_NUM_PROTOS;
+    c->frend = c->host->render_new(&rc);
+    if (!c->frend)
+        return -ENOMEM;
+    c->nfast = n;
+    return 0;
+}
+
+/* Render row's fast columns once; c->fok = 0 sends them the slow way. */
+static void fast_row(struct sql_ctx *c, const struct pm_row *row)
+{
+    struct pm_row one = *row;
+    c->fok = 0;
+    if (!c->frend)
+        return;
+    one.packets = one.bytes = one.flows = 0;
+    c->fbuf.len = 0;
+    if (c->host->render_row(c->frend, &one, &c->fbuf) < 0)
+        return;
+    const char *p = c->fbuf.p, *end = p + c->fbuf.len;
+    for (int k = 0; k < c->nfast; k++) {
+        const char *q = memchr(p, FAST_SEP, (size_t)(end - p));
+        if (!q)
+            return;
+        c->fv[k] = p;
+        c->fl[k] = (size_t)(q - p);
+        p = q + 1;
+    }
+    c->fok = 1;
+}
+
 /* ---- purge --------------------------------------------------------------- */
 
 static struct sql_chunk *chunk_for(struct sql_ctx *c, const char *table)
@@ -169,6 +209,8 @@ static struct sql_chunk *chunk_for(struct sql_ctx *c, const char *table)
     return ch;
 }
 
+static void queue_chunk(struct sql_ctx *c, struct sql_chunk *ch);
+
 static int purge_row(void *ud, const struct pm_row *row0)
 {
     struct sql_ctx *c = ud;
@@ -177,7 +219,7 @@ static int purge_row(void *ud, const struct pm_row *row0)
     const char *tname = c->table_default;
     int rc = 0;
 
-    if (c->pp && c->host->preproc_apply(c->pp, &row)) {
+    if (sql_pp_apply(c, &row)) {
         pm_counter_add(c->c_filtered, 1);
         return PM_WALK_NEXT;
     }
@@ -196,12 +238,17 @@ static int purge_row(void *ud, const struct pm_row *row0)
     struct sql_chunk *ch = chunk_for(c, tname);
     if (!ch)
         goto nomem;
+    fast_row(c, &row);
     for (int i = 0; i < c->ncols && rc == 0; i++) {
         const struct sql_col *col = &c->cols[i];
         const char *v;
         size_t len;
         switch (col->kind) {
         case SQL_COL_PRIM:
+            if (c->fok && c->fcol[i] >= 0) {
+                rc = sql_chunk_add(ch, c->fv[c->fcol[i]], c->fl[c->fcol[i]]);
+                break;
+            }
             if (prim_text(c, col, &row, &v, &len) < 0)
                 goto nomem;
             rc = sql_chunk_add(ch, v, len);
@@ -218,12 +265,14 @@ static int purge_row(void *ud, const struct pm_row *row0)
             rc = sql_chunk_add(ch, num, strlen(num));
             break;
         case SQL_COL_STAMP_INSERTED:
-            sql_time_text(row.stamp_inserted, num, sizeof(num));
-            rc = sql_chunk_add(ch, num, strlen(num));
+            if (row.stamp_inserted != c->ins_t) { /* bins repeat: cache */
+                c->ins_t = row.stamp_inserted;
+                sql_time_text(c->ins_t, c->ins_text, sizeof(c->ins_text));
+            }
+            rc = sql_chunk_add(ch, c->ins_text, strlen(c->ins_text));
             break;
         case SQL_COL_STAMP_UPDATED:
-            sql_time_text(c->stamp_updated, num, sizeof(num));
-            rc = sql_chunk_add(ch, num, strlen(num));
+            rc = sql_chunk_add(ch, c->upd_text, strlen(c->upd_text));
             break;
         }
     }
@@ -234,6 +283,16 @@ static int purge_row(void *ud, const struct pm_row *row0)
         ch->t_min = row.stamp_inserted;
     if (row.stamp_inserted > ch->t_max)
         ch->t_max = row.stamp_inserted;
+    if (ch->nrows >= SQL_CHUNK_ROWS) {
+        /* big purges go in pieces: the writer starts on the first while
+         * the walk goes on (each piece is one transaction) */
+        for (size_t i = 0; i < c->npchunks; i++)
+            if (c->pchunks[i] == ch) {
+                c->pchunks[i] = c->pchunks[--c->npchunks];
+                break;
+            }
+        queue_chunk(c, ch);
+    }
     return PM_WALK_NEXT;
 nomem:
     c->walk_err = -ENOMEM;
@@ -242,6 +301,34 @@ nomem:
 
 static void trigger_run(struct sql_ctx *c);
 
+/* Hand a finished chunk to the writer (or count its rows dropped). */
+static void queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
+{
+    uint64_t n = ch->nrows;
+    ch->stamp_updated = c->stamp_updated;
+    if (!n) {
+        sql_chunk_free(ch);
+        return;
+    }
+    if (sql_spool_push(&c->spool, ch) < 0) {
+        c->host->log_limited(c->inst, PM_LOG_ERR, "sql-spool",
+                             "spool full (sql_spool_entries %llu%s): "
+                             "%llu rows dropped",
+                             (unsigned long long)c->cfg->spool_entries,
+                             c->cfg->spool_dir ? ", sql_spool_dir failed"
+                                               : ", no sql_spool_dir",
+                             (unsigned long long)n);
+        pm_counter_add(c->c_dropped, n);
+        sql_chunk_free(ch);
+        return;
+    }
+    pm_counter_add(c->c_pending, n);
+    c->queued += n;
+    snprintf(c->last_table, sizeof(c->last_table), "%s", ch->table);
+    c->last_t_min = ch->t_min == UINT64_MAX ? 0 : ch->t_min;
+    c->last_t_max = ch->t_max;
+}
+
 static int purge(struct sql_ctx *c)
 {
     pm_ts_t now;
@@ -249,49 +336,27 @@ static int purge(struct sql_ctx *c)
     int rc = 0;
     c->host->now(c->inst, &now);
     c->stamp_updated = now.sec;
+    sql_time_text(c->stamp_updated, c->upd_text, sizeof(c->upd_text));
+    c->ins_t = UINT64_MAX;
     c->walk_err = 0;
     c->npchunks = 0;
+    c->queued = 0;
     PM_INFO(c->host, c->inst, "*** Purging cache - START (PID: %d) ***",
             (int)getpid());
-    if (total)
+    if (total && (rc = sql_pp_begin(c, total)) == 0)
         rc = c->host->cache_walk(c->cache, purge_row, c);
     if (rc >= 0 && c->walk_err)
         rc = c->walk_err;
-    uint64_t queued = 0;
-    for (size_t i = 0; i < c->npchunks; i++) {
-        struct sql_chunk *ch = c->pchunks[i];
-        ch->stamp_updated = c->stamp_updated;
-        uint64_t n = ch->nrows;
-        if (!n) {
-            sql_chunk_free(ch);
-            continue;
-        }
-        if (sql_spool_push(&c->spool, ch) < 0) {
-            c->host->log_limited(c->inst, PM_LOG_ERR, "sql-spool",
-                                 "spool full (sql_spool_entries %llu%s): "
-                                 "%llu rows dropped",
-                                 (unsigned long long)c->cfg->spool_entries,
-                                 c->cfg->spool_dir ? ", sql_spool_dir failed"
-                                                   : ", no sql_spool_dir",
-                                 (unsigned long long)n);
-            pm_counter_add(c->c_dropped, n);
-            sql_chunk_free(ch);
-            continue;
-        }
-        pm_counter_add(c->c_pending, n);
-        queued += n;
-        snprintf(c->last_table, sizeof(c->last_table), "%s", ch->table);
-        c->last_t_min = ch->t_min == UINT64_MAX ? 0 : ch->t_min;
-        c->last_t_max = ch->t_max;
-    }
+    for (size_t i = 0; i < c->npchunks; i++)
+        queue_chunk(c, c->pchunks[i]);
     c->npchunks = 0;
     PM_INFO(c->host, c->inst,
             "*** Purging cache - END (PID: %d, QN: %llu/%llu, ET: 0) ***",
-            (int)getpid(), (unsigned long long)queued,
+            (int)getpid(), (unsigned long long)c->queued,
             (unsigned long long)total);
     c->host->cache_clear(c->cache);
     pm_counter_add(c->c_purges, 1);
-    if (c->cfg->trigger_exec && !c->trigger_every && queued)
+    if (c->cfg->trigger_exec && !c->trigger_every && c->queued)
         trigger_run(c);
     return rc;
 }
@@ -352,239 +417,6 @@ static void reap(struct sql_ctx *c)
         else
             i++;
     }
-}
-
-/* ---- writer thread --------------------------------------------------------- */
-
-static int known_table(struct sql_ctx *c, const char *t)
-{
-    for (size_t i = 0; i < c->nknown; i++)
-        if (!strcmp(c->known_tables[i], t))
-            return 1;
-    return 0;
-}
-
-static void remember_table(struct sql_ctx *c, const char *t)
-{
-    char **n = realloc(c->known_tables, (c->nknown + 1) * sizeof(*n));
-    if (!n)
-        return;
-    c->known_tables = n;
-    if ((n[c->nknown] = strdup(t)))
-        c->nknown++;
-}
-
-/* Make sure ch's table exists (sql_table_schema) and statements are ready. */
-static int prepare_table(struct sql_ctx *c, struct sql_chunk *ch, char *err,
-                         size_t errlen)
-{
-    int rc;
-    if (c->prepared && !strcmp(c->cur_table, ch->table))
-        return 0;
-    if (c->prepared)
-        c->be->unprepare(c->bctx);
-    c->prepared = 0;
-    if (c->schema_text && !known_table(c, ch->table)) {
-        rc = c->be->table_exists(c->bctx, ch->table, err, errlen);
-        if (rc < 0)
-            return rc;
-        if (rc == 0) {
-            size_t cap = strlen(c->schema_text) * 2 + 4096;
-            char *sql = malloc(cap);
-            if (!sql)
-                return SQL_E_CONN;
-            if (c->host->path_expand(c->inst, c->schema_text,
-                                     (time_t)(ch->t_min == UINT64_MAX
-                                                  ? ch->stamp_updated
-                                                  : ch->t_min),
-                                     NULL, sql, cap) < 0) {
-                free(sql);
-                snprintf(err, errlen, "sql_table_schema: expansion too long");
-                return SQL_E_DATA;
-            }
-            rc = c->be->exec(c->bctx, sql, err, errlen);
-            free(sql);
-            if (rc < 0)
-                return rc;
-            PM_INFO(c->host, c->inst, "created table %s (sql_table_schema)",
-                    ch->table);
-        }
-        remember_table(c, ch->table);
-    }
-    size_t cap = 256 + (size_t)c->ncols * 48 + strlen(ch->table) * 2;
-    char *sql = malloc(cap);
-    if (!sql)
-        return SQL_E_CONN;
-    if (sql_build_update(c->cols, c->ncols, ch->table, c->be->placeholder, sql,
-                         cap) < 0 ||
-        (rc = c->be->prepare(c->bctx, SQL_ST_UPDATE, sql, c->ncols, err,
-                             errlen)) < 0) {
-        free(sql);
-        return rc < 0 ? rc : SQL_E_DATA;
-    }
-    rc = 0;
-    if (sql_build_insert(c->cols, c->ncols, ch->table, c->be->placeholder, sql,
-                         cap) < 0 ||
-        (rc = c->be->prepare(c->bctx, SQL_ST_INSERT, sql, c->ncols, err,
-                             errlen)) < 0) {
-        free(sql);
-        return rc < 0 ? rc : SQL_E_DATA;
-    }
-    free(sql);
-    snprintf(c->cur_table, sizeof(c->cur_table), "%s", ch->table);
-    c->prepared = 1;
-    return 0;
-}
-
-/* Write a chunk in one transaction.  0 or SQL_E_*. */
-static int write_chunk(struct sql_ctx *c, struct sql_chunk *ch, char *err,
-                       size_t errlen)
-{
-    const char *vals[SQL_MAX_COLS], *uvals[SQL_MAX_COLS];
-    int lens[SQL_MAX_COLS], ulens[SQL_MAX_COLS], map[SQL_MAX_COLS];
-    int nmap = sql_update_params(c->cols, c->ncols, map);
-    size_t pos = 0;
-    int rc;
-
-    if ((rc = prepare_table(c, ch, err, errlen)) < 0)
-        return rc;
-    if ((rc = c->be->exec(c->bctx, "BEGIN", err, errlen)) < 0)
-        return rc;
-    for (uint64_t r = 0; r < ch->nrows; r++) {
-        for (int i = 0; i < c->ncols; i++)
-            if (!sql_chunk_next(ch, &pos, &vals[i], &lens[i])) {
-                snprintf(err, errlen, "corrupt spool chunk");
-                rc = SQL_E_DATA;
-                goto fail;
-            }
-        uint64_t changed = 0;
-        if (!c->cfg->dont_try_update) {
-            for (int i = 0; i < nmap; i++) {
-                uvals[i] = vals[map[i]];
-                ulens[i] = lens[map[i]];
-            }
-            if ((rc = c->be->run(c->bctx, SQL_ST_UPDATE, uvals, ulens, nmap,
-                                 &changed, err, errlen)) < 0)
-                goto fail;
-        }
-        if (!changed &&
-            (rc = c->be->run(c->bctx, SQL_ST_INSERT, vals, lens, c->ncols,
-                             &changed, err, errlen)) < 0)
-            goto fail;
-    }
-    if ((rc = c->be->exec(c->bctx, "COMMIT", err, errlen)) < 0)
-        goto fail;
-    return 0;
-fail: {
-    char e2[64];
-    c->be->exec(c->bctx, "ROLLBACK", e2, sizeof(e2));
-}
-    return rc;
-}
-
-static void *writer_main(void *arg)
-{
-    struct sql_ctx *c = arg;
-    struct sql_spool *s = &c->spool;
-    uint64_t backoff = 0; /* seconds; 0: none */
-    char err[512];
-    int stop = 0, warned = 0;
-
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        if (backoff) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += (time_t)backoff;
-            while (!s->stop)
-                if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT)
-                    break;
-        } else {
-            while (!s->head && !s->stop)
-                pthread_cond_wait(&s->cv, &s->mu);
-        }
-        stop = s->stop;
-        int empty = s->head == NULL;
-        pthread_mutex_unlock(&s->mu);
-        if (empty && stop)
-            break;
-        if (empty)
-            continue;
-        if (stop == 2) /* drain timeout passed */
-            break;
-
-        if (!c->connected) {
-            int rc = c->be->connect(c->bctx, c->cfg->host, err, sizeof(err));
-            if (rc < 0 && c->cfg->backup_host) {
-                char err2[512];
-                rc = c->be->connect(c->bctx, c->cfg->backup_host, err2,
-                                    sizeof(err2));
-            }
-            if (rc < 0) {
-                if (!warned)
-                    PM_ERR(c->host, c->inst,
-                           "cannot connect to the database: %s; rows kept "
-                           "(%llu pending), retrying",
-                           err, (unsigned long long)sql_spool_rows(s));
-                warned = 1;
-                backoff = backoff ? backoff * 2 : 1;
-                if (backoff > c->cfg->retry_max)
-                    backoff = c->cfg->retry_max ? c->cfg->retry_max : 1;
-                continue;
-            }
-            if (warned)
-                PM_INFO(c->host, c->inst, "database connection back");
-            warned = 0;
-            c->connected = 1;
-            c->prepared = 0;
-            pm_counter_add(c->c_reconnects, 1);
-        }
-        struct sql_chunk *ch = sql_spool_peek(s);
-        if (!ch) {
-            backoff = 1;
-            continue;
-        }
-        int rc = write_chunk(c, ch, err, sizeof(err));
-        if (rc == 0) {
-            uint64_t n = ch->nrows;
-            sql_spool_pop(s);
-            __atomic_fetch_sub(c->c_pending, n, __ATOMIC_RELAXED);
-            pm_counter_add(c->c_written, n);
-            pm_counter_add(c->c_txn, 1);
-            backoff = 0;
-            continue;
-        }
-        pm_counter_add(c->c_errors, 1);
-        if (rc == SQL_E_CONN) {
-            if (!warned)
-                PM_ERR(c->host, c->inst,
-                       "database error: %s; rows kept, retrying", err);
-            warned = 1;
-            c->be->disconnect(c->bctx);
-            c->connected = 0;
-            c->prepared = 0;
-            backoff = backoff ? backoff * 2 : 1;
-            if (backoff > c->cfg->retry_max)
-                backoff = c->cfg->retry_max ? c->cfg->retry_max : 1;
-            continue;
-        }
-        /* the database refuses these rows: retrying cannot help */
-        uint64_t n = ch->nrows;
-        PM_ERR(c->host, c->inst,
-               "table %s: %s; %llu rows of this purge dropped", ch->table, err,
-               (unsigned long long)n);
-        sql_spool_pop(s);
-        __atomic_fetch_sub(c->c_pending, n, __ATOMIC_RELAXED);
-        pm_counter_add(c->c_dropped, n);
-        backoff = 0;
-    }
-    if (c->connected)
-        c->be->disconnect(c->bctx);
-    c->connected = 0;
-    pthread_mutex_lock(&s->mu);
-    pthread_cond_broadcast(&s->drained);
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
 }
 
 /* ---- callbacks ------------------------------------------------------------- */
@@ -661,8 +493,8 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
             goto fail;
         }
     }
-    if (host->preproc_new(cfg->preprocess, cfg->preprocess_type == 1, &c->pp,
-                          herr, sizeof(herr)) < 0) {
+    if (sql_pp_init(c, cfg->preprocess, cfg->preprocess_type == 1, herr,
+                    sizeof(herr)) < 0) {
         PM_ERR(host, inst, "sql_preprocess%s", herr);
         goto fail;
     }
@@ -675,6 +507,9 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
         rc = c->ncols;
         goto fail;
     }
+    if ((rc = fast_init(c)) < 0)
+        goto fail;
+    rc = -EINVAL;
     if (cfg->table)
         snprintf(c->table_default, sizeof(c->table_default), "%s", cfg->table);
     else
@@ -701,6 +536,10 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
         goto fail;
     }
     c->max_aggr = cfg->cache_entries * 10;
+    c->bulk = be->bulk_on && be->bulk_on(cfg);
+    if (cfg->use_copy && !cfg->dont_try_update)
+        PM_WARN(host, inst, "sql_use_copy: no effect without "
+                            "sql_dont_try_update: true (UPDATE then INSERT)");
     c->bctx = be->open(host, inst, cfg);
     if (!c->bctx) {
         rc = -ENOMEM;
@@ -748,7 +587,7 @@ int sql_start(void *vctx)
     struct sql_ctx *c = vctx;
     if (c->writer_started)
         return 0;
-    int rc = pthread_create(&c->writer, NULL, writer_main, c);
+    int rc = pthread_create(&c->writer, NULL, sql_writer_main, c);
     if (rc) {
         PM_ERR(c->host, c->inst, "cannot start the writer thread: %s",
                strerror(rc));
@@ -860,7 +699,9 @@ void sql_fini(void *vctx)
     free(c->known_tables);
     free(c->schema_text);
     free(c->vbuf.p);
-    if (c->pp)
-        c->host->preproc_free(c->pp);
+    free(c->fbuf.p);
+    if (c->frend)
+        c->host->render_free(c->frend);
+    sql_pp_fini(c);
     free(c);
 }

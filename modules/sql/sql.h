@@ -57,9 +57,15 @@ struct sql_config {
     uint64_t spool_entries; /* sql_spool_entries (ours) */
     uint64_t retry_max;    /* sql_retry_max (ours): backoff cap, seconds */
     uint64_t drain_timeout; /* sql_drain_timeout (ours): at shutdown */
+    char *delimiter;       /* sql_delimiter (pgsql COPY) */
 };
 
 #define SQLCFG(f) offsetof(struct sql_config, f)
+
+/* sql_locking_style values (PM_OPT_ENUM index) */
+#define SQL_LOCK_TABLE 0
+#define SQL_LOCK_ROW 1
+#define SQL_LOCK_NONE 2
 
 /* The common keys; each module's table is SQL_COMMON_OPTIONS followed by
  * its own entries and PM_OPTION_END.  `dflt_port` is the backend's port. */
@@ -163,6 +169,8 @@ enum sql_stmt {
     SQL_ST_MAX = 2,
 };
 
+struct sql_col;
+
 struct sql_backend {
     const char *name;
     /* placeholder style: '?' (sqlite3, mysql) or '$' ($1, $2: pgsql) */
@@ -190,6 +198,26 @@ struct sql_backend {
     /* forget prepared statements (the table name changed) */
     void (*unprepare)(void *b);
     void (*close)(void *b);
+    /* optional bulk INSERT path (pgsql COPY, mysql multi-values), used for
+     * the rows to INSERT when bulk_on() says so: bulk_begin once per
+     * transaction, bulk_row per row (values as for run()), bulk_end sends
+     * what is buffered and reports rows stored in *written (written NULL:
+     * abort, discard what is buffered). */
+    int (*bulk_on)(const struct sql_config *cfg);
+    int (*bulk_begin)(void *b, const char *table, const struct sql_col *cols,
+                      int ncols, char *err, size_t errlen);
+    int (*bulk_row)(void *b, const char *const *vals, const int *lens, int n,
+                    char *err, size_t errlen);
+    int (*bulk_end)(void *b, uint64_t *written, char *err, size_t errlen);
+    /* optional: sql_locking_style table, called right after BEGIN; the
+     * backend releases the lock with COMMIT/ROLLBACK (exec). */
+    int (*lock_table)(void *b, const char *table, char *err, size_t errlen);
+    /* optional: run prepared `slot` for nrows rows (n values each, row-major
+     * in vals/lens) with fewer round trips; changed[i] = rows affected by
+     * row i.  Stops at the first error (SQL_E_*). */
+    int (*run_many)(void *b, int slot, int nrows, const char *const *vals,
+                    const int *lens, int n, uint64_t *changed, char *err,
+                    size_t errlen);
 };
 
 #define SQL_BF_PORTS_NEW 0x01u  /* port_src/port_dst at every version (pgsql) */

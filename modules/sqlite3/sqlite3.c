@@ -3,6 +3,10 @@
  * SQL layer (modules/sql/).  sql_db is the database file.  Values are
  * bound with sqlite3_bind_text to prepared statements.  A busy/locked
  * database is treated as "away": the rows stay spooled and are retried.
+ * The connection is opened NOMUTEX (only the writer thread uses it).
+ * sql_multi_values N: the rows to INSERT go as multi-row INSERT statements
+ * of at most N bytes, values as SQL literals ('' doubled; a value holding
+ * a NUL byte as CAST(X'hex' AS TEXT)).
  *
  * Threads: the backend state is used by the writer thread only.
  */
@@ -21,6 +25,10 @@ struct lite {
     const struct sql_config *cfg;
     sqlite3 *db;
     sqlite3_stmt *st[SQL_ST_MAX];
+    /* sql_multi_values: "INSERT INTO t (cols) VALUES (..),(..)" */
+    char *mbuf;
+    size_t mlen, mcap, mhead;
+    uint64_t mrows, mwritten;
 };
 
 static int lite_err(struct lite *l, int rc, char *err, size_t errlen)
@@ -83,7 +91,7 @@ static int lite_connect(void *b, const char *host, char *err, size_t errlen)
                            : "/tmp/pmacct.db";
     int rc = sqlite3_open_v2(path, &l->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                 SQLITE_OPEN_FULLMUTEX,
+                                 SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path,
@@ -92,6 +100,9 @@ static int lite_connect(void *b, const char *host, char *err, size_t errlen)
         return SQL_E_CONN;
     }
     sqlite3_busy_timeout(l->db, 100);
+    /* a 64 MiB page cache (default 2 MiB): big purges otherwise re-read
+     * index pages from the file; durability settings are left alone */
+    sqlite3_exec(l->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
     return 0;
 }
 
@@ -170,9 +181,128 @@ static int lite_run(void *b, int slot, const char *const *vals, const int *lens,
     return 0;
 }
 
+static int lite_bulk_on(const struct sql_config *cfg)
+{
+    return cfg->multi_values > 0;
+}
+
+static int mgrow(struct lite *l, size_t need)
+{
+    if (need <= l->mcap)
+        return 0;
+    size_t nc = l->mcap ? l->mcap : 65536;
+    while (nc < need)
+        nc *= 2;
+    char *q = realloc(l->mbuf, nc);
+    if (!q)
+        return -ENOMEM;
+    l->mbuf = q;
+    l->mcap = nc;
+    return 0;
+}
+
+static int lite_bulk_begin(void *b, const char *table,
+                           const struct sql_col *cols, int ncols, char *err,
+                           size_t errlen)
+{
+    struct lite *l = b;
+    if (mgrow(l, 64 + strlen(table) + (size_t)ncols * 40) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return SQL_E_CONN;
+    }
+    l->mlen = (size_t)snprintf(l->mbuf, l->mcap, "INSERT INTO %s (", table);
+    for (int i = 0; i < ncols; i++)
+        l->mlen += (size_t)snprintf(l->mbuf + l->mlen, l->mcap - l->mlen,
+                                    "%s%s", i ? ", " : "", cols[i].name);
+    l->mlen += (size_t)snprintf(l->mbuf + l->mlen, l->mcap - l->mlen,
+                                ") VALUES ");
+    l->mhead = l->mlen;
+    l->mrows = l->mwritten = 0;
+    return 0;
+}
+
+static int lite_bulk_flush(struct lite *l, char *err, size_t errlen)
+{
+    if (!l->mrows)
+        return 0;
+    l->mbuf[l->mlen] = 0;
+    int rc = sqlite3_exec(l->db, l->mbuf, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return lite_err(l, rc, err, errlen);
+    l->mwritten += (uint64_t)sqlite3_changes(l->db);
+    l->mlen = l->mhead;
+    l->mrows = 0;
+    return 0;
+}
+
+static int lite_bulk_row(void *b, const char *const *vals, const int *lens,
+                         int n, char *err, size_t errlen)
+{
+    struct lite *l = b;
+    size_t need = 4;
+    for (int i = 0; i < n; i++)
+        need += 24 + (vals[i] ? 2 * (size_t)lens[i] : 4);
+    if (l->mrows && l->mlen + need > l->cfg->multi_values) {
+        int rc = lite_bulk_flush(l, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (mgrow(l, l->mlen + need + 1) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return SQL_E_CONN;
+    }
+    char *o = l->mbuf + l->mlen;
+    if (l->mrows)
+        *o++ = ',';
+    *o++ = '(';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        if (!vals[i]) {
+            memcpy(o, "NULL", 4);
+            o += 4;
+        } else if (memchr(vals[i], 0, (size_t)lens[i])) {
+            static const char hx[] = "0123456789abcdef";
+            o += sprintf(o, "CAST(X'");
+            for (int k = 0; k < lens[i]; k++) {
+                *o++ = hx[(unsigned char)vals[i][k] >> 4];
+                *o++ = hx[(unsigned char)vals[i][k] & 15];
+            }
+            o += sprintf(o, "' AS TEXT)");
+        } else {
+            *o++ = '\'';
+            for (int k = 0; k < lens[i]; k++) {
+                if (vals[i][k] == '\'')
+                    *o++ = '\'';
+                *o++ = vals[i][k];
+            }
+            *o++ = '\'';
+        }
+    }
+    *o++ = ')';
+    l->mlen = (size_t)(o - l->mbuf);
+    l->mrows++;
+    return 0;
+}
+
+static int lite_bulk_end(void *b, uint64_t *written, char *err, size_t errlen)
+{
+    struct lite *l = b;
+    if (!written) {
+        l->mlen = l->mhead;
+        l->mrows = 0;
+        return 0;
+    }
+    int rc = lite_bulk_flush(l, err, errlen);
+    *written = l->mwritten;
+    return rc;
+}
+
 static void lite_close(void *b)
 {
+    struct lite *l = b;
     lite_disconnect(b);
+    free(l->mbuf);
     free(b);
 }
 
@@ -189,10 +319,18 @@ static const struct sql_backend lite_backend = {
     .run = lite_run,
     .unprepare = lite_unprepare,
     .close = lite_close,
+    .bulk_on = lite_bulk_on,
+    .bulk_begin = lite_bulk_begin,
+    .bulk_row = lite_bulk_row,
+    .bulk_end = lite_bulk_end,
 };
 
 static const struct pm_option lite_options[] = {
     SQL_COMMON_OPTIONS("localhost"),
+    {"sql_multi_values", PM_OPT_SIZE, 0, SQLCFG(multi_values), "0", "bytes",
+     "rows to INSERT go in multi-row INSERT statements of at most this "
+     "many bytes (0: one prepared INSERT per row)",
+     0},
     PM_OPTION_END,
 };
 

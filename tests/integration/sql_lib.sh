@@ -36,6 +36,7 @@ pg_stop() { [ -n "${PGDIR:-}" ] && [ -f "$PGDIR/data/postmaster.pid" ] && pg_dow
 psql_q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
 
 # my_start: mariadb-install-db + mariadbd in $T/my; sets MYSOCK, MYPORT.
+# MY_POOL: InnoDB buffer pool size (default 64M; the bench uses more).
 my_start() {
     need_tool mariadbd "MariaDB server (tests/deps/sql.txt)"
     need_tool mariadb-install-db "MariaDB server (tests/deps/sql.txt)"
@@ -55,7 +56,7 @@ my_up() {
     [ "$(id -u)" = 0 ] && u="--user=mysql"
     mariadbd --no-defaults $u --datadir="$MYDIR/data" --socket="$MYSOCK" --port="$MYPORT" \
         --bind-address=127.0.0.1 --pid-file="$MYDIR/pid" --log-error="$MYDIR/err.log" \
-        --skip-name-resolve --skip-grant-tables --innodb-buffer-pool-size=64M >/dev/null 2>&1 &
+        --skip-name-resolve --skip-grant-tables --innodb-buffer-pool-size=${MY_POOL:-64M} >/dev/null 2>&1 &
     MYPID=$!
     wait_for "mariadb --no-defaults -S '$MYSOCK' -uroot -e 'select 1' >/dev/null 2>&1" 60 ||
         { tail -20 "$MYDIR/err.log" >&2; return 1; }

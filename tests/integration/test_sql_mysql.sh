@@ -3,7 +3,11 @@
 # here (temp dir, UNIX socket + loopback): the sample through pmacctd into a
 # v1 table (sql_history 1m); the server down when the daemon starts and
 # restarted while it runs (rows kept, then written: table totals equal the
-# input, nothing counted twice); sql_table_schema creating a missing table.
+# input, nothing counted twice); sql_table_schema creating a missing table;
+# sql_locking_style table (LOCK TABLES ... WRITE in the server's general
+# log) and row; sql_multi_values (multi-row INSERTs of at most that many
+# bytes in the log, then UPDATEs on a second run) with hostile labels
+# (quotes, backslash, a tab, \N, SQL) stored exactly as the print output has them.
 TEST_NAME=test_sql_mysql
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integration/sql_lib.sh"
@@ -13,6 +17,12 @@ need_tool mariadb "MariaDB client"
 my_start || { [ "${CI:-}" = true ] && fail "cannot start MariaDB"; skip "cannot start MariaDB"; }
 my_q -e "CREATE DATABASE pmacct" || fail "create database"
 my_q pmacct <"$top_srcdir/docs/sql/mysql/v1.sql" || fail "schema v1"
+# every statement in the general log (locking and multi-values checks below)
+my_glog() { # (again after a server restart)
+    my_q -e "SET GLOBAL general_log_file = '$MYDIR/general.log'; SET GLOBAL general_log = 1" ||
+        fail "general_log"
+}
+my_glog
 
 # expected totals: the same run through the print output
 pm_conf "$T/p.conf" <<EOC
@@ -41,6 +51,8 @@ EOC
 run_our_pmacctd "$T/a.conf" || fail "mysql run"
 got=$(my_q pmacct -e "SELECT CONCAT(count(*), '|', sum(packets), '|', sum(bytes)) FROM acct")
 [ "$got" = "$want" ] || fail "table totals $got, expected $want"
+grep -q 'LOCK TABLES acct WRITE' "$MYDIR/general.log" ||
+    fail "sql_locking_style table (default): no LOCK TABLES in the general log"
 grep -q hunter2 "$T/a.conf.log" && fail "password in the log"
 "$PM_OUR_PMACCTD" --check-config -f "$T/a.conf" 2>&1 | grep -q hunter2 && fail "password printed by --check-config"
 
@@ -95,4 +107,57 @@ EOC
 run_our_pmacctd "$T/c.conf" || fail "mysql schema run"
 got=$(my_q pmacct -e "SELECT CONCAT(sum(packets), '|', sum(bytes)) FROM acct_2023")
 [ "$got" = "${want#*|}" ] || fail "acct_2023 totals $got, expected ${want#*|}"
+
+# 4. sql_multi_values (300 bytes), hostile labels, sql_locking_style row
+my_glog
+cat >"$T/pt.map" <<'EOM'
+set_label="it's; DROP TABLE acct; --" filter='src host 10.0.0.1'
+set_label='a\b,c "q" \N	tab' filter='src host 10.0.0.2'
+set_label="x','y" filter='ip6'
+EOM
+my_q pmacct -e "CREATE TABLE acct_lab (label VARCHAR(255) NOT NULL DEFAULT '',
+  ip_src CHAR(45) NOT NULL, packets INT NOT NULL, bytes BIGINT NOT NULL,
+  flows INT NOT NULL DEFAULT 0, stamp_inserted DATETIME NOT NULL, stamp_updated DATETIME,
+  PRIMARY KEY (label, ip_src, stamp_inserted)) COLLATE utf8mb4_bin" || fail "create acct_lab"
+pm_conf "$T/l.conf" <<EOC
+pcap_savefile: $(sample_pcap)
+pre_tag_map: $T/pt.map
+plugins: print[p], mysql[l]
+aggregate: label, src_host
+print_output[p]: csv
+print_output_file[p]: $T/l.csv
+sql_host: $MYSOCK
+sql_user: root
+sql_db: pmacct
+sql_table: acct_lab
+sql_optimize_clauses: true
+sql_history: 1m
+sql_multi_values: 300
+sql_locking_style: row
+EOC
+nlock=$(grep -c 'LOCK TABLES' "$MYDIR/general.log")
+run_our_pmacctd "$T/l.conf" || fail "mysql multi-values run"
+[ "$(grep -c 'LOCK TABLES' "$MYDIR/general.log")" = "$nlock" ] || fail "sql_locking_style row took a table lock"
+# multi-row statements, none longer than 300 bytes (a row alone may be)
+grep -o 'INSERT INTO acct_lab .*' "$MYDIR/general.log" >"$T/ins.log"
+rows=$(sed 1d "$T/l.csv" | wc -l)
+nst=$(wc -l <"$T/ins.log")
+[ "$nst" -gt 1 ] && [ "$nst" -lt "$rows" ] || fail "multi-values: $nst INSERT statements for $rows rows"
+grep -q '),(' "$T/ins.log" || fail "multi-values: no multi-row INSERT"
+awk 'length($0) > 300 && index($0, "),(") {bad++} END {exit bad > 0}' "$T/ins.log" ||
+    fail "multi-values: a multi-row statement longer than sql_multi_values"
+sed -E 1d "$T/l.csv" | sed -E 's/^(.*),([^,]*),([^,]*),([^,]*)$/\1|\2|\3|\4/' | LC_ALL=C sort >"$T/l.want"
+lab_rows() {
+    mariadb --no-defaults -S "$MYSOCK" -uroot -N -B -r pmacct -e "SELECT CONCAT_WS('|', label,
+      ip_src, sum(packets), sum(bytes)) FROM acct_lab GROUP BY label, ip_src" | LC_ALL=C sort
+}
+lab_rows >"$T/l.got"
+grep -q "it's; DROP TABLE acct; --|10.0.0.1|" "$T/l.got" || fail "hostile label missing: $(head -3 "$T/l.got")"
+cmp -s "$T/l.want" "$T/l.got" || { diff "$T/l.want" "$T/l.got" | head >&2; fail "multi-values rows differ from the print output"; }
+# second run: UPDATE first, counters doubled, no new row
+run_our_pmacctd "$T/l.conf" || fail "mysql multi-values second run"
+awk -F'|' -v OFS='|' '{$(NF-1) *= 2; $NF *= 2; print}' "$T/l.want" >"$T/l.want2"
+lab_rows >"$T/l.got"
+cmp -s "$T/l.want2" "$T/l.got" || { diff "$T/l.want2" "$T/l.got" | head >&2; fail "second run: rows not updated"; }
+[ "$(my_q pmacct -e 'SELECT count(*) FROM acct')" = "${want%%|*}" ] || fail "acct changed"
 exit 0

@@ -3,7 +3,12 @@
 # here (temp dir, UNIX socket + loopback): the sample through pmacctd into a
 # v1 table (sql_history 1m); the server down when the daemon starts and
 # restarted while it runs (rows kept, then written: table totals equal the
-# input, nothing counted twice); sql_table_schema creating a missing table.
+# input, nothing counted twice); sql_table_schema creating a missing table;
+# sql_locking_style table (LOCK TABLE ... IN EXCLUSIVE MODE seen in the
+# server's statement log) and none; sql_use_copy + sql_dont_try_update
+# (COPY ... FROM STDIN in the log) with hostile labels (quotes, backslash,
+# the delimiter, a tab, \N, SQL) stored exactly as the print output has them,
+# then the same rows UPDATEd (pipelined statements): counters doubled.
 TEST_NAME=test_sql_pgsql
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integration/sql_lib.sh"
@@ -13,6 +18,9 @@ need_tool psql "PostgreSQL client"
 pg_start || { [ "${CI:-}" = true ] && fail "cannot start PostgreSQL"; skip "cannot start PostgreSQL"; }
 psql_q -c "CREATE DATABASE pmacct" || fail "create database"
 psql_q -d pmacct -f "$top_srcdir/docs/sql/pgsql/v1.sql" >/dev/null || fail "schema v1"
+# every statement in the server log (locking and COPY checks below)
+psql_q -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null ||
+    fail "log_statement"
 
 # expected totals: the same run through the print output
 pm_conf "$T/p.conf" <<EOC
@@ -41,6 +49,8 @@ EOC
 run_our_pmacctd "$T/a.conf" || fail "pgsql run"
 got=$(psql_q -d pmacct -c "SELECT count(*) || '|' || sum(packets) || '|' || sum(bytes) FROM acct")
 [ "$got" = "$want" ] || fail "table totals $got, expected $want"
+grep -q 'LOCK TABLE acct IN EXCLUSIVE MODE' "$PGDIR/server.log" ||
+    fail "sql_locking_style table (default): no LOCK TABLE in the server log"
 grep -q hunter2 "$T/a.conf.log" && fail "password in the log"
 "$PM_OUR_PMACCTD" --check-config -f "$T/a.conf" 2>&1 | grep -q hunter2 && fail "password printed by --check-config"
 
@@ -95,4 +105,52 @@ EOC
 run_our_pmacctd "$T/c.conf" || fail "pgsql schema run"
 got=$(psql_q -d pmacct -c "SELECT sum(packets) || '|' || sum(bytes) FROM acct_2023")
 [ "$got" = "${want#*|}" ] || fail "acct_2023 totals $got, expected ${want#*|}"
+
+# 4. sql_use_copy + sql_dont_try_update, hostile labels, sql_locking_style none
+cat >"$T/pt.map" <<'EOM'
+set_label="it's; DROP TABLE acct; --" filter='src host 10.0.0.1'
+set_label='a\b,c "q" \N	tab' filter='src host 10.0.0.2'
+set_label="x','y" filter='ip6'
+EOM
+psql_q -d pmacct -c "CREATE TABLE acct_lab (label VARCHAR(255) NOT NULL DEFAULT '',
+  ip_src inet NOT NULL DEFAULT '0.0.0.0', packets INT NOT NULL, bytes BIGINT NOT NULL,
+  flows INT NOT NULL DEFAULT 0, stamp_inserted timestamp NOT NULL, stamp_updated timestamp,
+  PRIMARY KEY (label, ip_src, stamp_inserted))" || fail "create acct_lab"
+pm_conf "$T/l.conf" <<EOC
+pcap_savefile: $(sample_pcap)
+pre_tag_map: $T/pt.map
+plugins: print[p], pgsql[l]
+aggregate: label, src_host
+print_output[p]: csv
+print_output_file[p]: $T/l.csv
+sql_host: $PGHOST
+sql_port: $PGPORT
+sql_user: postgres
+sql_db: pmacct
+sql_table: acct_lab
+sql_optimize_clauses: true
+sql_history: 1m
+sql_dont_try_update: true
+sql_use_copy: true
+sql_locking_style: none
+EOC
+nlock=$(grep -c 'LOCK TABLE' "$PGDIR/server.log")
+run_our_pmacctd "$T/l.conf" || fail "pgsql COPY run"
+grep -q 'COPY acct_lab (label, ip_src, packets, bytes, flows, stamp_inserted, stamp_updated) FROM STDIN' \
+    "$PGDIR/server.log" || fail "sql_use_copy: no COPY in the server log"
+grep -q 'INSERT INTO acct_lab' "$PGDIR/server.log" && fail "sql_use_copy: INSERT statements seen"
+[ "$(grep -c 'LOCK TABLE' "$PGDIR/server.log")" = "$nlock" ] || fail "sql_locking_style none took a lock"
+sed -E 1d "$T/l.csv" | sed -E 's/^(.*),([^,]*),([^,]*),([^,]*)$/\1|\2|\3|\4/' | LC_ALL=C sort >"$T/l.want"
+psql_q -d pmacct -c "SELECT label, host(ip_src), sum(packets), sum(bytes) FROM acct_lab
+  GROUP BY label, ip_src" | LC_ALL=C sort >"$T/l.got"
+grep -q "it's; DROP TABLE acct; --|10.0.0.1|" "$T/l.got" || fail "hostile label missing: $(head -3 "$T/l.got")"
+cmp -s "$T/l.want" "$T/l.got" || { diff "$T/l.want" "$T/l.got" | head >&2; fail "COPY rows differ from the print output"; }
+# the same again with UPDATE then INSERT (pipelined): counters doubled, no new row
+grep -v 'sql_dont_try_update\|sql_use_copy' "$T/l.conf" >"$T/l2.conf"
+run_our_pmacctd "$T/l2.conf" || fail "pgsql UPDATE run"
+awk -F'|' -v OFS='|' '{$(NF-1) *= 2; $NF *= 2; print}' "$T/l.want" >"$T/l.want2"
+psql_q -d pmacct -c "SELECT label, host(ip_src), sum(packets), sum(bytes) FROM acct_lab
+  GROUP BY label, ip_src" | LC_ALL=C sort >"$T/l.got"
+cmp -s "$T/l.want2" "$T/l.got" || { diff "$T/l.want2" "$T/l.got" | head >&2; fail "UPDATE run: rows not updated"; }
+[ "$(psql_q -d pmacct -c 'SELECT count(*) FROM acct')" = "${want%%|*}" ] || fail "acct changed"
 exit 0

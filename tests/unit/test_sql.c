@@ -5,7 +5,10 @@
  * then the sqlite3 module end to end on a temp database file: UPDATE then
  * INSERT, sql_table_schema, hostile label strings reaching the rows
  * intact, and the database "away" (locked by another connection) with
- * rows kept pending and written once it is back, nothing counted twice.
+ * rows kept pending and written once it is back, nothing counted twice;
+ * sql_preprocess qnum (checks only from N aggregates), fss and fsrc
+ * (sampled rows renormalised: byte totals estimated within bounds that
+ * hold with overwhelming probability), recover refused.
  * The writer thread is polled with deadlines, never slept on.
  */
 #include <errno.h>
@@ -28,6 +31,8 @@
 
 #include "fakehost.h"
 #include "../modules/sql/sql.h"
+
+double sql_pp_fsrc_threshold(double *x, size_t m, uint64_t n);
 
 const struct pm_module_desc *pm_module_descriptor(void);
 
@@ -383,6 +388,176 @@ static void test_sqlite_end_to_end(void **state)
     fakehost_reset();
 }
 
+/* One purge of n aggregates (src 10.a.b.c, `big` of them with 5000 bytes
+ * and 3 packets, the others 100 bytes and 1 packet) through sqlite3 with
+ * sql_preprocess `pp`; returns the instance's database handle. */
+static sqlite3 *pp_run(const char *pp, const char *dbname, int n, int big)
+{
+    char dbpath[300], schema[300];
+    const struct pm_module_desc *d = pm_module_descriptor();
+    snprintf(dbpath, sizeof(dbpath), "%s/%s", tmpdir, dbname);
+    snprintf(schema, sizeof(schema), "%s/pp.sql", tmpdir);
+    FILE *f = fopen(schema, "w");
+    assert_non_null(f);
+    fprintf(f, "CREATE TABLE acct_pp (ip_src CHAR(45) NOT NULL, packets INT "
+               "NOT NULL, bytes BIGINT NOT NULL, flows INT NOT NULL DEFAULT 0, "
+               "PRIMARY KEY (ip_src));\n");
+    fclose(f);
+    fakehost_reset();
+    struct pm_instance *inst =
+        fakehost_instance("sqlite3", "pp", PM_KIND_OUTPUT, "src_host");
+    void *cfg = fakehost_config(d, inst, "sql_db", dbpath, "sql_table",
+                                "acct_pp", "sql_table_schema", schema,
+                                "sql_optimize_clauses", "true",
+                                "sql_preprocess", pp, NULL);
+    void *ctx;
+    assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), 0);
+    assert_int_equal(d->start(ctx), 0);
+    struct pm_batch *b = fakehost_batch(1024);
+    for (int i = 0; i < n; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
+                 i & 255);
+        fill(b, ip, "x", i < big ? 3 : 1, i < big ? 5000 : 100, 1700000000);
+        if (b->n == 1000 || i == n - 1) {
+            assert_int_equal(d->process(ctx, b), 0);
+            b->n = 0;
+            b->arena_len = 0;
+        }
+    }
+    assert_int_equal(d->flush(ctx, PM_FLUSH_FINAL), 0);
+    d->fini(ctx);
+    fakehost_config_free(d, cfg);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    return db;
+}
+
+static void test_sqlite_preprocess(void **state)
+{
+    (void)state;
+    char out[4096];
+    unsigned long long rows, bytes, pk;
+    double x[] = {10, 1000, 10, 10, 10};
+
+    /* the fsrc threshold: sum(min(1, x/Z)) = n */
+    assert_true(sql_pp_fsrc_threshold(x, 5, 2) == 40.0);
+    assert_true(sql_pp_fsrc_threshold(x, 5, 5) == 0.0);
+
+    /* qnum: below 100 aggregates minp is not checked, from 100 it is */
+    sqlite3 *db = pp_run("qnum=100, minp=2", "q1.db", 50, 5);
+    query1(db, "SELECT count(*) FROM acct_pp", out, sizeof(out));
+    assert_string_equal(out, "50\n");
+    sqlite3_close(db);
+    db = pp_run("qnum=100, minp=2", "q2.db", 150, 5);
+    query1(db, "SELECT count(*), sum(packets) FROM acct_pp", out, sizeof(out));
+    assert_string_equal(out, "5|15\n");
+    sqlite3_close(db);
+    assert_int_equal(fakehost_counter_value("preprocess_filtered"), 145);
+
+    /* fss=1000: 10 big ones kept as they are; small ones (100 bytes) kept
+     * with p = 0.1 and counted as 1000 bytes, 10 packets.  20000 small:
+     * kept ~ Bin(20000, 0.1) = 2000 +- 42: bounds at > 9 sigma */
+    db = pp_run("fss=1000", "fss.db", 20010, 10);
+    query1(db, "SELECT count(*) FROM acct_pp WHERE bytes = 5000 AND packets = 3",
+           out, sizeof(out));
+    assert_string_equal(out, "10\n");
+    query1(db, "SELECT count(*) FROM acct_pp WHERE bytes NOT IN (1000, 5000) "
+               "OR (bytes = 1000 AND packets != 10)", out, sizeof(out));
+    assert_string_equal(out, "0\n");
+    query1(db, "SELECT count(*), sum(bytes) FROM acct_pp WHERE bytes = 1000",
+           out, sizeof(out));
+    assert_int_equal(sscanf(out, "%llu|%llu", &rows, &bytes), 2);
+    assert_true(rows > 1600 && rows < 2400);
+    assert_true(bytes == rows * 1000);
+    sqlite3_close(db);
+
+    /* fsrc=500 over 20000 aggregates of 100 bytes: Z = 4000, ~500 kept,
+     * each counting 4000 bytes (40 packets) */
+    db = pp_run("fsrc=500", "fsrc.db", 20000, 0);
+    query1(db, "SELECT count(*), sum(bytes), min(packets) FROM acct_pp", out,
+           sizeof(out));
+    assert_int_equal(sscanf(out, "%llu|%llu|%llu", &rows, &bytes, &pk), 3);
+    assert_true(rows > 380 && rows < 620);
+    assert_true(bytes == rows * 4000 && pk == 40);
+    sqlite3_close(db);
+
+    /* recover: refused with the reason */
+    const struct pm_module_desc *d = pm_module_descriptor();
+    fakehost_reset();
+    struct pm_instance *inst =
+        fakehost_instance("sqlite3", "r", PM_KIND_OUTPUT, "src_host");
+    void *cfg = fakehost_config(d, inst, "sql_preprocess", "minp=2,recover=1",
+                                NULL);
+    void *ctx = NULL;
+    assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), -EINVAL);
+    assert_non_null(strstr(fakehost_log_text(), "recover"));
+    fakehost_config_free(d, cfg);
+    fakehost_reset();
+}
+
+/* sql_multi_values: hostile labels through multi-row INSERT text (200
+ * bytes: several statements), stored as they are; a second purge of the
+ * same aggregates UPDATEs them (the bulk path only INSERTs). */
+static void test_sqlite_multi_values(void **state)
+{
+    (void)state;
+    char dbpath[300], schema[300], out[8192], want[8192];
+    const struct pm_module_desc *d = pm_module_descriptor();
+    snprintf(dbpath, sizeof(dbpath), "%s/mv.db", tmpdir);
+    snprintf(schema, sizeof(schema), "%s/mv.sql", tmpdir);
+    FILE *f = fopen(schema, "w");
+    assert_non_null(f);
+    fprintf(f, "CREATE TABLE acct_mv (label VARCHAR(255) NOT NULL, ip_src "
+               "CHAR(45) NOT NULL, packets INT NOT NULL, bytes BIGINT NOT "
+               "NULL, flows INT NOT NULL DEFAULT 0, PRIMARY KEY (label, "
+               "ip_src));\n");
+    fclose(f);
+    fakehost_reset();
+    struct pm_instance *inst =
+        fakehost_instance("sqlite3", "mv", PM_KIND_OUTPUT, "src_host,label");
+    void *cfg = fakehost_config(d, inst, "sql_db", dbpath, "sql_table",
+                                "acct_mv", "sql_table_schema", schema,
+                                "sql_optimize_clauses", "true",
+                                "sql_multi_values", "200", NULL);
+    void *ctx;
+    assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), 0);
+    assert_int_equal(d->start(ctx), 0);
+    const char *labels[] = {"it's", "a\\b''c", "x'); DROP TABLE acct_mv; --",
+                            "\"dq\";\t\\N", "'", "plain", "q'q'q"};
+    struct pm_batch *b = fakehost_batch(64);
+    for (int pass = 0; pass < 2; pass++) {
+        b->n = 0;
+        b->arena_len = 0;
+        for (int i = 0; i < 7; i++)
+            fill(b, "10.0.0.9", labels[i], 1, 10 + (uint64_t)i, 1700000000);
+        assert_int_equal(d->process(ctx, b), 0);
+        assert_int_equal(d->flush(ctx, pass ? PM_FLUSH_FINAL : 0), 0);
+        assert_true(wait_counter("rows_written", 7 * (uint64_t)(pass + 1), 10));
+    }
+    d->fini(ctx);
+    fakehost_config_free(d, cfg);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    for (int i = 0; i < 7; i++) {
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT packets, bytes FROM "
+                                                "acct_mv WHERE label = ?",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, labels[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 2);
+        assert_int_equal(sqlite3_column_int(st, 1), 2 * (10 + i));
+        sqlite3_finalize(st);
+    }
+    query1(db, "SELECT count(*) FROM acct_mv", out, sizeof(out));
+    snprintf(want, sizeof(want), "7\n");
+    assert_string_equal(out, want);
+    sqlite3_close(db);
+    fakehost_reset();
+}
+
 static void test_sqlite_bad_config(void **state)
 {
     (void)state;
@@ -413,6 +588,8 @@ int main(void)
         cmocka_unit_test(test_statements),
         cmocka_unit_test(test_spool),
         cmocka_unit_test(test_sqlite_end_to_end),
+        cmocka_unit_test(test_sqlite_preprocess),
+        cmocka_unit_test(test_sqlite_multi_values),
         cmocka_unit_test(test_sqlite_bad_config),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

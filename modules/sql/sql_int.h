@@ -1,0 +1,97 @@
+/*
+ * sql_int.h - private to libpmsql: the output instance shared by sql.c
+ * (pipeline thread: cache, purge, trigger) and writer.c (writer thread:
+ * backend connection, transactions).  They share only the spool (its
+ * mutex) and atomic counters; everything else below is owned by one side
+ * as marked.
+ */
+#ifndef PMACCT_MODULES_SQL_INT_H
+#define PMACCT_MODULES_SQL_INT_H
+
+#include <sys/types.h>
+
+#include "sql.h"
+
+struct sql_ctx {
+    const struct pm_host *host;
+    const struct pm_instance *inst;
+    struct sql_config *cfg;
+    const struct sql_backend *be;
+    void *bctx;
+    struct pm_cache *cache;
+    struct pm_render *rend[PM_P_MAX]; /* one-column CSV renderers */
+    struct pm_buf vbuf;
+    /* fast path: the aggregated primitives whose text never holds the
+     * separator rendered in one call per row (fcol[i]: field index of
+     * column i or -1) */
+    struct pm_render *frend;
+    struct pm_buf fbuf;
+    int fcol[SQL_MAX_COLS];
+    int nfast;
+    const char *fv[SQL_MAX_COLS];
+    size_t fl[SQL_MAX_COLS];
+    int fok; /* this row's fields are split */
+    struct sql_col cols[SQL_MAX_COLS];
+    int ncols;
+    int history;
+    char table_default[64];
+    int table_static; /* sql_table has no % or $ */
+    char *schema_text;
+    uint64_t refresh, next_purge, max_aggr;
+    /* purge under way */
+    struct sql_chunk **pchunks;
+    size_t npchunks, cappchunks;
+    uint64_t stamp_updated;
+    char upd_text[32];   /* stamp_updated as text */
+    uint64_t ins_t;      /* last stamp_inserted seen and its text */
+    char ins_text[32];
+    uint64_t queued;     /* rows queued by this purge */
+    int walk_err;
+    /* preprocess */
+    struct pm_preproc *pp; /* sql_preprocess (NULL: none) */
+    struct pm_preproc *pp_acts; /* its actions alone (qnum not reached) */
+    uint64_t pp_qnum, pp_fsrc;
+    double pp_fss;
+    int pp_checks; /* this purge: qnum reached */
+    double pp_z;   /* this purge: sampling threshold (0: none) */
+    double *pp_x;  /* fsrc: sizes of the purge's aggregates */
+    size_t pp_nx;
+    uint64_t rng;
+    /* trigger */
+    uint64_t trigger_every, next_trigger;
+    pid_t children[16];
+    int nchildren;
+    uint64_t last_t_min, last_t_max;
+    char last_table[256];
+    /* writer */
+    struct sql_spool spool;
+    pthread_t writer;
+    int writer_started;
+    int connected;
+    char cur_table[256];
+    int prepared;
+    int bulk; /* INSERTs through the backend's bulk path */
+    char **known_tables;
+    size_t nknown;
+    uint64_t *c_pending, *c_written, *c_dropped, *c_purges, *c_errors,
+        *c_txn, *c_filtered, *c_reconnects;
+};
+
+/* Rows per chunk (transaction): a bigger purge is queued in pieces. */
+#define SQL_CHUNK_ROWS 50000
+/* Rows per run_many call (pipelined statements). */
+#define SQL_GROUP 512
+
+/* preproc.c: sql_preprocess (host checks + qnum, fss, fsrc) */
+int sql_pp_init(struct sql_ctx *c, const char *text, int all, char *err,
+                size_t errlen);
+void sql_pp_fini(struct sql_ctx *c);
+int sql_pp_begin(struct sql_ctx *c, uint64_t total);
+/* 1: drop the aggregate; 0: write it (counters maybe adjusted) */
+int sql_pp_apply(struct sql_ctx *c, struct pm_row *row);
+double sql_pp_fsrc_threshold(double *x, size_t m, uint64_t n);
+
+/* The writer thread's body (arg: struct sql_ctx *). */
+void *sql_writer_main(void *arg);
+
+#endif
