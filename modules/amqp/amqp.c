@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -45,12 +48,15 @@ struct amqp_config {
     int persistent_msg;
     uint64_t frame_max;
     uint64_t heartbeat_interval;
+    uint64_t routing_key_rr; /* amqp_routing_key_rr */
 };
 
 #define ACFG(f) offsetof(struct amqp_config, f)
 
 static const struct pm_option amqp_options[] = {
     PMB_OUT_OPTIONS("amqp", struct amqp_config),
+    PMB_OUT_AVRO_OPTIONS("amqp", "amqp_avro_schema_routing_key",
+                         struct amqp_config),
     {"amqp_host", PM_OPT_STR, 0, ACFG(host), "localhost", "host[:port]",
      "RabbitMQ broker (port 5672 unless given: ours)", 0},
     {"amqp_vhost", PM_OPT_STR, 0, ACFG(vhost), "/", "vhost", "virtual host",
@@ -65,11 +71,16 @@ static const struct pm_option amqp_options[] = {
     {"amqp_routing_key", PM_OPT_STR, 0, ACFG(routing_key), "acct", "key",
      "routing key ($-variables: $peer_src_ip, $tag, ... per aggregate)", 0},
     {"amqp_persistent_msg", PM_OPT_BOOL, 0, ACFG(persistent_msg), "false",
-     NULL, "persistent messages (delivery mode 2)", 0},
+     NULL, "persistent messages (delivery mode 2), durable exchange", 0},
     {"amqp_frame_max", PM_OPT_UINT, 0, ACFG(frame_max), "131072", "bytes",
      "maximum AMQP frame size", 0},
     {"amqp_heartbeat_interval", PM_OPT_UINT, 0, ACFG(heartbeat_interval), "0",
      "seconds", "AMQP heartbeat (0: off)", 0},
+    {"amqp_routing_key_rr", PM_OPT_UINT, 0, ACFG(routing_key_rr), "0",
+     "count",
+     "round-robin the messages of each purge over routing keys "
+     "amqp_routing_key + _0, _1, ... _N-1 (markers to _0; 0: off)",
+     0},
     PM_OPTION_END,
 };
 
@@ -180,7 +191,8 @@ static int conn_open(struct amqp_ctx *c)
         goto fail;
     what = "exchange.declare";
     amqp_exchange_declare(c->conn, 1, amqp_cstring_bytes(c->cfg->exchange),
-                          amqp_cstring_bytes(c->cfg->exchange_type), 0, 0, 0, 0,
+                          amqp_cstring_bytes(c->cfg->exchange_type), 0,
+                          c->cfg->persistent_msg ? 1 : 0, 0, 0,
                           amqp_empty_table);
     r = amqp_get_rpc_reply(c->conn);
     if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
@@ -236,6 +248,12 @@ static int amqp_send(void *ud, struct pmb *q, struct pmb_msg **msgs, size_t n,
     props.content_type = amqp_cstring_bytes("application/json");
     props.delivery_mode = c->cfg->persistent_msg ? 2 : 1;
     first = c->next_tag;
+    /* cork the socket while the batch is written: librabbitmq sends each
+     * message as its own TCP segment (TCP_NODELAY); corked, the kernel
+     * packs them into full segments, far less work for the broker */
+    int fd = amqp_get_sockfd(c->conn), on = 1, off = 0;
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
     for (size_t i = 0; i < n; i++) {
         amqp_bytes_t body = {msgs[i]->plen, (void *)pmb_payload(msgs[i])};
         rc = amqp_basic_publish(c->conn, 1,
@@ -250,6 +268,8 @@ static int amqp_send(void *ud, struct pmb *q, struct pmb_msg **msgs, size_t n,
         }
         c->next_tag++;
     }
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
     last = c->next_tag - 1;
     acked = first - 1;
     /* wait for the confirms */
@@ -356,6 +376,11 @@ static int amqp_init(const struct pm_host *host, const struct pm_instance *inst,
         PM_ERR(host, inst, "amqp_exchange: must not be empty");
         goto fail;
     }
+    if (cfg->routing_key_rr > 100000) {
+        PM_ERR(host, inst, "amqp_routing_key_rr: %llu: expected 0-100000",
+               (unsigned long long)cfg->routing_key_rr);
+        goto fail;
+    }
     c->rk_static =
         !strchr(cfg->routing_key, '$') && !strchr(cfg->routing_key, '%');
     {
@@ -367,6 +392,7 @@ static int amqp_init(const struct pm_host *host, const struct pm_instance *inst,
             .per_row_names = !c->rk_static,
             .ops = &amqp_ops,
             .ops_ud = c,
+            .dest_rr = (uint32_t)cfg->routing_key_rr,
         };
         if ((rc = pmb_out_new(host, inst, &p, &c->out)) < 0)
             goto fail;

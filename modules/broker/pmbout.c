@@ -11,16 +11,35 @@
  * purge_close messages (never packed).  The messages of one purge are
  * handed to the delivery queue (pmbroker.c) in one pmb_submit.
  *
+ * *_output avro / avro_json: the same rows as Avro datums (binary, or
+ * Avro's JSON encoding) of the schema libpmavro derives from the JSON
+ * renderer (docs/AVRO.md), one per message or packed by *_multi_values up
+ * to avro_buffer_size bytes; the schema goes to avro_schema_file and is
+ * published to the schema topic / routing key at start-up and every
+ * *_avro_schema_refresh_time.  *_preprocess drops or adjusts aggregates at
+ * purge time (host->preproc_*); *_trigger_exec runs after each purge
+ * (posix_spawn, reaped from tick()).
+ *
  * Threads: everything here runs on the pipeline thread (process, tick,
  * flush) or the main thread (new, free); the queue has its own.
  */
 #include <errno.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pmbroker.h"
+#ifdef PM_HAVE_AVRO
+#include "../common/avro/pmavro.h"
+#endif
+
+extern char **environ;
+
+enum { OUT_JSON = 0, OUT_AVRO = 1, OUT_AVRO_JSON = 2 };
 
 struct pmb_out {
     const struct pm_host *host;
@@ -41,14 +60,15 @@ struct pmb_out {
     int walk_err;
     uint64_t nrows;
     uint64_t *c_purges, *c_rows;
+    /* appended: preprocess, trigger, Avro */
+    struct pm_preproc *pp;
+    uint64_t *c_filtered, *c_avro_errors;
+    pid_t children[16];
+    int nchildren;
+    struct pm_avro *avro;
+    uint64_t next_schema; /* next schema publication (0: none) */
+    uint64_t rr_next;     /* appended: next *_rr index of this purge */
 };
-
-static int conf_true(const struct pm_host *h, const struct pm_instance *i,
-                     const char *k)
-{
-    const char *v = h->conf_get(i, k);
-    return v && (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"));
-}
 
 static int has_flows(const struct pm_host *h, const struct pm_instance *i)
 {
@@ -72,9 +92,19 @@ static void now_secs(struct pmb_out *o, uint64_t *s)
     *s = ts.sec;
 }
 
+/* row: an aggregate's message (not a marker).  With p.dest_rr = N
+ * (*_topic_rr / *_routing_key_rr) the destination gets "_<i>": rows
+ * round-robin over _0.._N-1 from _0 at each purge, markers go to _0 and do
+ * not advance it (what pmacct 1.7.7 publishes). */
 static int queue_msg(struct pmb_out *o, const char *dest, const char *key,
-                     const char *payload, size_t plen)
+                     const char *payload, size_t plen, int row)
 {
+    char rr[PMB_NAME_MAX + 16];
+    if (o->p.dest_rr) {
+        snprintf(rr, sizeof(rr), "%s_%llu", dest,
+                 (unsigned long long)(row ? o->rr_next++ % o->p.dest_rr : 0));
+        dest = rr;
+    }
     struct pmb_msg *m = pmb_msg_new(dest, strlen(dest), key, strlen(key),
                                     payload, plen);
     if (!m)
@@ -92,7 +122,8 @@ static int pack_flush(struct pmb_out *o)
 {
     int rc = 0;
     if (o->pack.len) {
-        rc = queue_msg(o, o->pack_dest, o->pack_key, o->pack.p, o->pack.len);
+        rc = queue_msg(o, o->pack_dest, o->pack_key, o->pack.p, o->pack.len,
+                       1);
         o->pack.len = 0;
     }
     return rc;
@@ -104,7 +135,67 @@ static int marker(struct pmb_out *o, uint64_t t, const char *text, size_t len)
     dest[0] = key[0] = 0;
     if (o->p.name(o->p.name_ud, NULL, (time_t)t, dest, key) < 0)
         return -ENAMETOOLONG;
-    return queue_msg(o, dest, key, text, len);
+    return queue_msg(o, dest, key, text, len, 0);
+}
+
+static int buf_append(struct pm_buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *q = realloc(b->p, nc);
+        if (!q)
+            return -ENOMEM;
+        b->p = q;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+/* The row as an Avro datum in o->row: 0, 1 when skipped (counted), or
+ * -ENOMEM. */
+static int avro_row(struct pmb_out *o, const struct pm_row *r)
+{
+#ifdef PM_HAVE_AVRO
+    char err[256];
+    int rc = pm_avro_set_row(o->avro, r, o->writer, err, sizeof(err));
+    if (rc == -EINVAL) {
+        o->host->log_limited(o->inst, PM_LOG_ERR, "pmb-avro",
+                             "%s_output avro: %s: aggregate skipped",
+                             o->p.prefix, err);
+        pm_counter_add(o->c_avro_errors, 1);
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    if (o->cfg->output == OUT_AVRO_JSON) {
+        if ((rc = pm_avro_append_json(o->avro, &o->row)) < 0)
+            return rc;
+        if (o->row.len && o->row.p[o->row.len - 1] == '\n')
+            o->row.len--;
+        return 0;
+    }
+    if ((rc = pm_avro_append_binary(o->avro, &o->row)) < 0)
+        return rc;
+    if (o->cfg->avro_buffer_size && o->row.len > o->cfg->avro_buffer_size) {
+        o->host->log_limited(o->inst, PM_LOG_ERR, "pmb-avro-size",
+                             "avro_buffer_size: %llu bytes cannot hold one "
+                             "aggregate (%zu bytes): aggregate skipped",
+                             (unsigned long long)o->cfg->avro_buffer_size,
+                             o->row.len);
+        pm_counter_add(o->c_avro_errors, 1);
+        return 1;
+    }
+    return 0;
+#else
+    (void)o;
+    (void)r;
+    return -ENOTSUP;
+#endif
 }
 
 static int purge_row(void *ud, const struct pm_row *row)
@@ -113,6 +204,10 @@ static int purge_row(void *ud, const struct pm_row *row)
     struct pm_row r = *row;
     char dest[PMB_NAME_MAX], key[PMB_NAME_MAX];
     int rc;
+    if (o->pp && o->host->preproc_apply(o->pp, &r)) {
+        pm_counter_add(o->c_filtered, 1);
+        return PM_WALK_NEXT;
+    }
     r.stamp_updated = o->stamp_updated;
     dest[0] = key[0] = 0;
     time_t t = (time_t)(r.stamp_inserted ? r.stamp_inserted : o->stamp_updated);
@@ -125,27 +220,42 @@ static int purge_row(void *ud, const struct pm_row *row)
         return PM_WALK_NEXT;
     }
     o->row.len = 0;
-    if ((rc = o->host->render_row(o->render, &r, &o->row)) < 0)
-        goto nomem;
-    /* the renderer ends the object with "}\n": put writer_id before it */
-    if (o->row.len && o->row.p[o->row.len - 1] == '\n')
-        o->row.len--;
-    if (o->row.len && o->row.p[o->row.len - 1] == '}')
-        o->row.len--;
-    if (o->host->buf_printf(&o->row, ", \"writer_id\": \"%s\"}", o->writer) < 0)
-        goto nomem;
+    if (o->avro) {
+        if ((rc = avro_row(o, &r)) < 0)
+            goto nomem;
+        if (rc > 0)
+            return PM_WALK_NEXT;
+    } else {
+        if ((rc = o->host->render_row(o->render, &r, &o->row)) < 0)
+            goto nomem;
+        /* the renderer ends the object with "}\n": put writer_id before it */
+        if (o->row.len && o->row.p[o->row.len - 1] == '\n')
+            o->row.len--;
+        if (o->row.len && o->row.p[o->row.len - 1] == '}')
+            o->row.len--;
+        if (o->host->buf_printf(&o->row, ", \"writer_id\": \"%s\"}",
+                                o->writer) < 0)
+            goto nomem;
+    }
     o->nrows++;
     if (!o->cfg->multi_values)
-        return queue_msg(o, dest, key, o->row.p, o->row.len) < 0 ? PM_WALK_STOP
+        return queue_msg(o, dest, key, o->row.p, o->row.len, 1) < 0 ? PM_WALK_STOP
                                                                  : PM_WALK_NEXT;
-    /* pack: flush when the destination changes or the object won't fit */
+    /* pack: flush when the destination changes or the object won't fit;
+     * binary Avro datums are packed back to back, text ones one per line,
+     * at most avro_buffer_size bytes of Avro */
+    int bin = o->cfg->output == OUT_AVRO;
+    size_t nl = bin ? 0 : 2;
+    uint64_t limit = o->cfg->multi_values;
+    if (o->avro && o->cfg->avro_buffer_size && o->cfg->avro_buffer_size < limit)
+        limit = o->cfg->avro_buffer_size;
     if (o->pack.len &&
         (strcmp(dest, o->pack_dest) || strcmp(key, o->pack_key) ||
-         o->pack.len + o->row.len + 2 > o->cfg->multi_values)) {
+         o->pack.len + o->row.len + nl > limit)) {
         if (pack_flush(o) < 0)
             goto nomem;
     }
-    if (o->row.len + 2 > o->cfg->multi_values)
+    if (o->row.len + nl > limit)
         o->host->log_limited(o->inst, PM_LOG_WARNING, "pmb-mv",
                              "%s_multi_values: %llu bytes cannot hold one "
                              "aggregate (%zu bytes): sent alone",
@@ -154,12 +264,72 @@ static int purge_row(void *ud, const struct pm_row *row)
                              o->row.len + 1);
     memcpy(o->pack_dest, dest, sizeof(dest));
     memcpy(o->pack_key, key, sizeof(key));
-    if (o->host->buf_printf(&o->pack, "%.*s\n", (int)o->row.len, o->row.p) < 0)
+    if (buf_append(&o->pack, o->row.p, o->row.len) < 0 ||
+        (!bin && buf_append(&o->pack, "\n", 1) < 0))
         goto nomem;
     return PM_WALK_NEXT;
 nomem:
     o->walk_err = -ENOMEM;
     return PM_WALK_STOP;
+}
+
+static void trigger(struct pmb_out *o)
+{
+    pid_t pid;
+    char *argv[] = {o->cfg->trigger_exec, NULL};
+    int rc;
+    if (o->nchildren == (int)(sizeof(o->children) / sizeof(o->children[0]))) {
+        PM_WARN(o->host, o->inst,
+                "%s_trigger_exec: too many triggers still running; not "
+                "starting %s",
+                o->p.prefix, o->cfg->trigger_exec);
+        return;
+    }
+    rc = posix_spawn(&pid, o->cfg->trigger_exec, NULL, NULL, argv, environ);
+    if (rc) {
+        PM_ERR(o->host, o->inst, "%s_trigger_exec %s: %s", o->p.prefix,
+               o->cfg->trigger_exec, strerror(rc));
+        return;
+    }
+    o->children[o->nchildren++] = pid;
+}
+
+static void reap(struct pmb_out *o)
+{
+    for (int i = 0; i < o->nchildren;) {
+        int st;
+        pid_t r = waitpid(o->children[i], &st, WNOHANG);
+        if (r == o->children[i] || (r < 0 && errno == ECHILD))
+            o->children[i] = o->children[--o->nchildren];
+        else
+            i++;
+    }
+}
+
+/* The Avro schema to kafka_avro_schema_topic / amqp_avro_schema_routing_key,
+ * through the delivery queue like any message. */
+static void schema_publish(struct pmb_out *o, uint64_t now)
+{
+#ifdef PM_HAVE_AVRO
+    const char *d = o->cfg->avro_schema_dest, *t;
+    struct pmb_msg *m;
+    if (!o->avro || !d || !*d)
+        return;
+    t = pm_avro_schema_text(o->avro);
+    if (!(m = pmb_msg_new(d, strlen(d), "", 0, t, strlen(t)))) {
+        o->host->log_limited(o->inst, PM_LOG_ERR, "pmb-schema",
+                             "%s: cannot queue the Avro schema: out of memory",
+                             o->p.prefix);
+        return;
+    }
+    pmb_submit(o->q, m, 1);
+    o->next_schema = now + (o->cfg->avro_schema_refresh
+                                ? o->cfg->avro_schema_refresh
+                                : 60);
+#else
+    (void)o;
+    (void)now;
+#endif
 }
 
 static int purge(struct pmb_out *o)
@@ -172,6 +342,7 @@ static int purge(struct pmb_out *o)
     o->head = o->tail = NULL;
     o->nmsgs = 0;
     o->nrows = 0;
+    o->rr_next = 0;
     o->walk_err = 0;
     o->pack.len = 0;
     total = o->host->cache_count(o->cache);
@@ -214,6 +385,8 @@ static int purge(struct pmb_out *o)
     pm_counter_add(o->c_purges, 1);
     pm_counter_add(o->c_rows, o->nrows);
     o->host->cache_clear(o->cache);
+    if (o->cfg->trigger_exec)
+        trigger(o);
     return rc;
 }
 
@@ -233,10 +406,35 @@ int pmb_out_new(const struct pm_host *host, const struct pm_instance *inst,
     o->inst = inst;
     o->p = *p;
     o->cfg = cfg;
-    if (cfg->output != 0) {
+    if (cfg->output != OUT_JSON) {
+#ifndef PM_HAVE_AVRO
         PM_ERR(host, inst,
-               "%s_output: only json is supported (avro is not implemented)",
-               p->prefix);
+               "%s_output: '%s' needs Avro support and this build has none "
+               "(configure did not find avro-c: apt-get install libavro-dev, "
+               "then rebuild)",
+               p->prefix, cfg->output == OUT_AVRO ? "avro" : "avro_json");
+        goto fail;
+#endif
+        if (cfg->markers) {
+            PM_ERR(host, inst,
+                   "%s_markers: not supported with %s_output %s (markers "
+                   "are JSON messages; use json output for markers)",
+                   p->prefix, p->prefix,
+                   cfg->output == OUT_AVRO ? "avro" : "avro_json");
+            goto fail;
+        }
+    }
+    if (cfg->avro_schema_registry && cfg->avro_schema_registry[0]) {
+        PM_ERR(host, inst,
+               "%s_avro_schema_registry: not supported (no Confluent "
+               "schema registry client in this build); publish the schema "
+               "with %s_avro_schema_topic or avro_schema_file instead",
+               p->prefix, p->prefix);
+        goto fail;
+    }
+    if (host->preproc_new(cfg->preprocess, cfg->preprocess_type == 1, &o->pp,
+                          herr, sizeof(herr)) < 0) {
+        PM_ERR(host, inst, "%s_preprocess%s", p->prefix, herr);
         goto fail;
     }
     if (cfg->refresh_time == 0) {
@@ -278,17 +476,35 @@ int pmb_out_new(const struct pm_host *host, const struct pm_instance *inst,
         rc.flags |= PM_RENDER_NUM_PROTOS;
     if (!has_flows(host, inst))
         rc.flags |= PM_RENDER_NO_FLOWS;
-    if (conf_true(host, inst, "timestamps_since_epoch"))
-        rc.flags |= PM_RENDER_TS_EPOCH;
-    if (conf_true(host, inst, "timestamps_secs"))
-        rc.flags |= PM_RENDER_TS_SECS;
+    rc.flags |= host->render_flags(inst);
     if (!(o->render = host->render_new(&rc))) {
         err = -ENOMEM;
         goto fail;
     }
+#ifdef PM_HAVE_AVRO
+    if (cfg->output != OUT_JSON) {
+        if ((err = pm_avro_new(host, o->render, "writer_id", &o->avro, herr,
+                               sizeof(herr))) < 0) {
+            PM_ERR(host, inst, "%s_output avro: %s", p->prefix, herr);
+            goto fail;
+        }
+        if (cfg->avro_schema_file &&
+            (err = pm_avro_write_schema_file(o->avro, cfg->avro_schema_file,
+                                             herr, sizeof(herr))) < 0) {
+            PM_ERR(host, inst, "avro_schema_file %s: %s",
+                   cfg->avro_schema_file, herr);
+            goto fail;
+        }
+    }
+#endif
     o->c_purges = host->counter(inst, "purges", "cache purges");
     o->c_rows = host->counter(inst, "rows_written", "aggregates published");
-    if (!o->c_purges || !o->c_rows) {
+    o->c_filtered = host->counter(inst, "preprocess_filtered",
+                                  "aggregates dropped by *_preprocess");
+    o->c_avro_errors = host->counter(inst, "avro_errors",
+                                     "aggregates that could not be encoded "
+                                     "in Avro");
+    if (!o->c_purges || !o->c_rows || !o->c_filtered || !o->c_avro_errors) {
         err = -ENOMEM;
         goto fail;
     }
@@ -308,6 +524,7 @@ int pmb_out_new(const struct pm_host *host, const struct pm_instance *inst,
         if (o->next_purge <= now)
             o->next_purge += o->refresh;
         o->next_purge += cfg->startup_delay;
+        schema_publish(o, now);
     }
     *out = o;
     return 0;
@@ -333,6 +550,10 @@ int pmb_out_process(struct pmb_out *o, struct pm_batch *b)
 int pmb_out_tick(struct pmb_out *o, const pm_ts_t *now)
 {
     int rc = 0;
+    if (o->nchildren)
+        reap(o);
+    if (o->next_schema && now->sec >= o->next_schema)
+        schema_publish(o, now->sec);
     if (now->sec >= o->next_purge) {
         rc = purge(o);
         while (o->next_purge <= now->sec)
@@ -364,6 +585,12 @@ void pmb_out_free(struct pmb_out *o)
     if (!o)
         return;
     pmb_free(o->q);
+    reap(o);
+#ifdef PM_HAVE_AVRO
+    pm_avro_free(o->avro);
+#endif
+    if (o->pp)
+        o->host->preproc_free(o->pp);
     if (o->render)
         o->host->render_free(o->render);
     if (o->cache)

@@ -92,7 +92,7 @@ uint64_t pmb_pending(struct pmb *q);
 
 /* The keys every broker output has, prefixed kafka_ / amqp_. */
 struct pmb_out_config {
-    int output;             /* 0 json (avro refused) */
+    int output;             /* 0 json, 1 avro, 2 avro_json */
     uint64_t refresh_time;  /* *_refresh_time */
     char *history;          /* *_history */
     char *history_roundoff; /* *_history_roundoff */
@@ -106,13 +106,23 @@ struct pmb_out_config {
     char *spool_dir;        /* *_spool_dir (ours) */
     uint64_t spool_mem;     /* *_spool_mem (ours) */
     uint64_t flush_timeout; /* *_flush_timeout (ours), seconds */
+    /* appended: *_preprocess, *_trigger_exec, Avro */
+    char *preprocess;           /* *_preprocess */
+    int preprocess_type;        /* *_preprocess_type: 0 any, 1 all */
+    char *trigger_exec;         /* *_trigger_exec: run after each purge */
+    uint64_t avro_buffer_size;  /* avro_buffer_size */
+    char *avro_schema_file;     /* avro_schema_file */
+    char *avro_schema_dest;     /* kafka_avro_schema_topic /
+                                   amqp_avro_schema_routing_key */
+    uint64_t avro_schema_refresh; /* *_avro_schema_refresh_time, seconds */
+    char *avro_schema_registry; /* kafka_avro_schema_registry (refused) */
 };
 
 /* Option rows for the common keys of prefix P ("kafka" / "amqp"), inside a
  * module config struct T whose first member `out` is a pmb_out_config. */
 #define PMB_OUT_OPTIONS(P, T)                                                  \
     {P "_output", PM_OPT_ENUM, 0, offsetof(T, out.output), "json",             \
-     "json|avro|avro_json", "message format (json only)", 0},                  \
+     "json|avro|avro_json", "message format", 0},                  \
         {P "_refresh_time", PM_OPT_UINT, 0, offsetof(T, out.refresh_time),    \
          "60", "seconds", "seconds between purges", 0},                       \
         {P "_history", PM_OPT_STR, 0, offsetof(T, out.history), NULL,         \
@@ -158,6 +168,49 @@ struct pmb_out_config {
             "10", "seconds",                                                   \
             "(ours) at shutdown, how long to try delivering before spooling",  \
             0                                                                  \
+    }                                                                          \
+    , {P "_preprocess", PM_OPT_LIST, 0, offsetof(T, out.preprocess), NULL,     \
+       "minp=N,minb=N,...",                                                    \
+       "checks and actions applied to aggregates at purge time", 0},           \
+        {P "_preprocess_type", PM_OPT_ENUM, 0,                                 \
+         offsetof(T, out.preprocess_type), "any", "any|all",                   \
+         "whether one or all " P "_preprocess checks must pass", 0},           \
+    {                                                                          \
+        P "_trigger_exec", PM_OPT_PATH, 0, offsetof(T, out.trigger_exec),      \
+            NULL, "path", "executable started after each purge", 0             \
+    }
+
+/* Avro keys of an output publishing its schema to destination key DKEY
+ * (P "_avro_schema_topic" for kafka, P "_avro_schema_routing_key" for
+ * amqp); in the module's option table after PMB_OUT_OPTIONS.  Kafka adds
+ * PMB_OUT_REGISTRY_OPTION. */
+#define PMB_OUT_AVRO_OPTIONS(P, DKEY, T)                                       \
+    {"avro_buffer_size", PM_OPT_SIZE, 0, offsetof(T, out.avro_buffer_size),    \
+     "8192", "bytes",                                                          \
+     "largest Avro message (one datum, or datums packed by " P                 \
+     "_multi_values)",                                                         \
+     0},                                                                       \
+        {"avro_schema_file", PM_OPT_PATH, 0,                                   \
+         offsetof(T, out.avro_schema_file), NULL, "path",                      \
+         "with " P "_output avro/avro_json: write the Avro schema there at "   \
+         "start-up",                                                           \
+         0},                                                                   \
+        {DKEY, PM_OPT_STR, 0, offsetof(T, out.avro_schema_dest), NULL, "name", \
+         "with " P "_output avro/avro_json: publish the Avro schema there at " \
+         "start-up and every " P "_avro_schema_refresh_time",                  \
+         0},                                                                   \
+    {                                                                          \
+        P "_avro_schema_refresh_time", PM_OPT_DURATION, 0,                     \
+            offsetof(T, out.avro_schema_refresh), "60", "seconds",             \
+            "how often the Avro schema is published again", 0                  \
+    }
+#define PMB_OUT_REGISTRY_OPTION(P, T)                                          \
+    {                                                                          \
+        P "_avro_schema_registry", PM_OPT_STR, 0,                              \
+            offsetof(T, out.avro_schema_registry), NULL, "url",                \
+            "Confluent schema registry: not supported (refused at start-up; " \
+            "use " P "_avro_schema_topic)",                                    \
+            0                                                                  \
     }
 
 struct pmb_out;
@@ -177,6 +230,7 @@ struct pmb_out_params {
     int per_row_names; /* destination depends on the aggregate ($-vars) */
     const struct pmb_ops *ops;
     void *ops_ud;
+    uint32_t dest_rr; /* appended: *_topic_rr / *_routing_key_rr (0: off) */
 };
 
 int pmb_out_new(const struct pm_host *host, const struct pm_instance *inst,

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
 
 #include <pmacct/pm_host.h>
@@ -37,12 +38,16 @@ struct kafka_config {
     int64_t partition;
     char *partition_key;
     char *config_file;
+    uint64_t topic_rr;     /* kafka_topic_rr */
+    int partition_dynamic; /* kafka_partition_dynamic */
 };
 
 #define KCFG(f) offsetof(struct kafka_config, f)
 
 static const struct pm_option kafka_options[] = {
     PMB_OUT_OPTIONS("kafka", struct kafka_config),
+    PMB_OUT_AVRO_OPTIONS("kafka", "kafka_avro_schema_topic", struct kafka_config),
+    PMB_OUT_REGISTRY_OPTION("kafka", struct kafka_config),
     {"kafka_broker_host", PM_OPT_STR, 0, KCFG(broker_host), "127.0.0.1",
      "host[,host...]", "Kafka broker(s) to bootstrap from", 0},
     {"kafka_broker_port", PM_OPT_UINT, 0, KCFG(broker_port), "9092", "port",
@@ -56,6 +61,15 @@ static const struct pm_option kafka_options[] = {
     {"kafka_config_file", PM_OPT_PATH, 0, KCFG(config_file), NULL, "path",
      "librdkafka properties: 'global, key, value' / 'topic, key, value' "
      "lines (or key=value): TLS, SASL, compression, batching",
+     0},
+    {"kafka_topic_rr", PM_OPT_UINT, 0, KCFG(topic_rr), "0", "count",
+     "round-robin the messages of each purge over topics kafka_topic + _0, "
+     "_1, ... _N-1 (markers to _0; 0: off)",
+     0},
+    {"kafka_partition_dynamic", PM_OPT_BOOL, 0, KCFG(partition_dynamic),
+     "false", NULL,
+     "partition by kafka_partition_key (librdkafka's partitioner; needs "
+     "kafka_partition_key, excludes kafka_partition)",
      0},
     PM_OPTION_END,
 };
@@ -74,6 +88,77 @@ struct kafka_ctx {
     size_t outstanding;
 };
 
+/* kafka_partition_key's variables as pmacct 1.7.7 expands them: addresses
+ * with '.' and ':' turned into '_' ("null" when not aggregated), numbers
+ * in decimal ($proto too); anything else is copied.  0 or -ENAMETOOLONG. */
+static int key_expand(const char *tmpl, const struct pm_rec *rec, char *out,
+                      size_t outlen)
+{
+    static const struct {
+        const char *name;
+        int prim; /* PM_P_* of an address, -1 for numbers */
+    } vars[] = {{"peer_src_ip", PM_P_PEER_SRC_IP}, {"src_host", PM_P_SRC_HOST},
+                {"dst_host", PM_P_DST_HOST},       {"src_port", -1},
+                {"dst_port", -1},                  {"proto", -1},
+                {"in_iface", -1},                  {"tag2", -1},
+                {"tag", -1}};
+    size_t o = 0;
+    while (*tmpl) {
+        char val[64];
+        size_t vi, n = 0;
+        val[0] = 0;
+        if (*tmpl == '$') {
+            for (vi = 0; vi < sizeof(vars) / sizeof(vars[0]); vi++) {
+                n = strlen(vars[vi].name);
+                if (!strncmp(tmpl + 1, vars[vi].name, n) &&
+                    !(tmpl[1 + n] == '_' ||
+                      (tmpl[1 + n] >= 'a' && tmpl[1 + n] <= 'z') ||
+                      (tmpl[1 + n] >= '0' && tmpl[1 + n] <= '9')))
+                    break;
+            }
+            if (vi < sizeof(vars) / sizeof(vars[0])) {
+                const char *v = vars[vi].name;
+                if (vars[vi].prim >= 0) {
+                    const pm_ip_t *ip = !strcmp(v, "src_host") ? &rec->src_host
+                                        : !strcmp(v, "dst_host")
+                                            ? &rec->dst_host
+                                            : &rec->peer_src_ip;
+                    if (!pm_pset_has(&rec->present, vars[vi].prim) ||
+                        (ip->af != 4 && ip->af != 6))
+                        snprintf(val, sizeof(val), "null");
+                    else
+                        inet_ntop(ip->af == 4 ? AF_INET : AF_INET6, ip->a, val,
+                                  sizeof(val));
+                    for (char *c = val; *c; c++)
+                        if (*c == '.' || *c == ':')
+                            *c = '_';
+                } else {
+                    unsigned long long x =
+                        !strcmp(v, "src_port")   ? rec->src_port
+                        : !strcmp(v, "dst_port") ? rec->dst_port
+                        : !strcmp(v, "proto")    ? rec->proto
+                        : !strcmp(v, "in_iface") ? rec->in_iface
+                        : !strcmp(v, "tag2")     ? rec->tag2
+                                                 : rec->tag;
+                    snprintf(val, sizeof(val), "%llu", x);
+                }
+                size_t l = strlen(val);
+                if (o + l >= outlen)
+                    return -ENAMETOOLONG;
+                memcpy(out + o, val, l);
+                o += l;
+                tmpl += 1 + n;
+                continue;
+            }
+        }
+        if (o + 1 >= outlen)
+            return -ENAMETOOLONG;
+        out[o++] = *tmpl++;
+    }
+    out[o] = 0;
+    return 0;
+}
+
 static int name_fn(void *ud, const struct pm_rec *rec, time_t t, char *dest,
                    char *key)
 {
@@ -90,8 +175,8 @@ static int name_fn(void *ud, const struct pm_rec *rec, time_t t, char *dest,
     if (c->cfg->partition_key) {
         if (c->key_static || !rec) {
             snprintf(key, PMB_NAME_MAX, "%s", c->cfg->partition_key);
-        } else if (c->host->path_expand(c->inst, c->cfg->partition_key, t, rec,
-                                        key, PMB_NAME_MAX) < 0) {
+        } else if (key_expand(c->cfg->partition_key, rec, key, PMB_NAME_MAX) <
+                   0) {
             return -ENAMETOOLONG;
         }
     }
@@ -279,6 +364,21 @@ static int kafka_init(const struct pm_host *host,
         PM_ERR(host, inst, "kafka_topic: must not be empty");
         goto fail;
     }
+    if (cfg->partition_dynamic && cfg->partition >= 0) {
+        PM_ERR(host, inst, "kafka_partition_dynamic and kafka_partition are "
+                           "mutually exclusive");
+        goto fail;
+    }
+    if (cfg->partition_dynamic && !cfg->partition_key) {
+        PM_ERR(host, inst,
+               "kafka_partition_dynamic needs a kafka_partition_key");
+        goto fail;
+    }
+    if (cfg->topic_rr > 100000) {
+        PM_ERR(host, inst, "kafka_topic_rr: %llu: expected 0-100000",
+               (unsigned long long)cfg->topic_rr);
+        goto fail;
+    }
     c->topic_static = !strchr(cfg->topic, '$') && !strchr(cfg->topic, '%');
     c->key_static = cfg->partition_key && !strchr(cfg->partition_key, '$') &&
                     !strchr(cfg->partition_key, '%');
@@ -333,6 +433,7 @@ static int kafka_init(const struct pm_host *host,
             .per_row_names = !c->topic_static,
             .ops = &kafka_ops,
             .ops_ud = c,
+            .dest_rr = (uint32_t)cfg->topic_rr,
         };
         if ((rc = pmb_out_new(host, inst, &p, &c->out)) < 0)
             goto fail;

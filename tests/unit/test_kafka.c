@@ -57,6 +57,9 @@ static int teardown(void **state)
     return 0;
 }
 
+/* When set, consume() stores "KEY\tPAYLOAD". */
+static int consume_keys;
+
 /* Read every message of topic/0 (up to max) within a deadline. */
 static int consume(const char *topic, char **out, int max, int want)
 {
@@ -83,7 +86,17 @@ static int consume(const char *topic, char **out, int max, int want)
         if (!m)
             continue;
         if (!m->err && n < max) {
-            out[n] = strndup(m->payload, m->len);
+            if (consume_keys) {
+                size_t kl = m->key_len;
+                out[n] = malloc(kl + m->len + 2);
+                assert_non_null(out[n]);
+                memcpy(out[n], m->key ? m->key : "", kl);
+                out[n][kl] = '\t';
+                memcpy(out[n] + kl + 1, m->payload, m->len);
+                out[n][kl + 1 + m->len] = 0;
+            } else {
+                out[n] = strndup(m->payload, m->len);
+            }
             for (char *p = out[n]; (p = strstr(p, "{\"event_type\"")); p++)
                 objs++;
             n++;
@@ -275,18 +288,92 @@ static void test_spool_restart(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-static void test_bad_config(void **state)
+/* kafka_topic_rr 3: the rows of a purge go to t_rr_0, _1, _2 in turn from
+ * _0, markers to _0; kafka_partition_key variables expanded as pmacct does
+ * ('.' -> '_', numbers in decimal). */
+static void test_topic_rr_and_key(void **state)
 {
     (void)state;
     const struct pm_module_desc *d = pm_module_descriptor();
+    struct pm_instance *inst;
+    void *cfg;
+    char *msgs[64], topic[16];
+    int want[3] = {7 + 2, 7, 6};
     fakehost_reset();
-    fakehost_conf("kafka_output", "avro");
+    for (int i = 0; i < 3; i++) {
+        snprintf(topic, sizeof(topic), "t_rr_%d", i);
+        rd_kafka_mock_topic_create(mock, topic, 1, 1);
+    }
+    void *ctx = start(d, &inst, &cfg, "t_rr", "kafka_topic_rr", "3",
+                      "kafka_markers", "true", "kafka_partition_key",
+                      "$src_host-$dst_port-$proto.$peer_src_ip",
+                      "kafka_partition_dynamic", "true", NULL);
+    feed(d, ctx, 20);
+    assert_int_equal(d->flush(ctx, PM_FLUSH_FINAL), 0);
+    d->fini(ctx);
+    assert_int_equal(fakehost_counter_value("delivered"), 22);
+    consume_keys = 1;
+    for (int i = 0; i < 3; i++) {
+        snprintf(topic, sizeof(topic), "t_rr_%d", i);
+        int n = consume(topic, msgs, 64, want[i]);
+        assert_int_equal(n, want[i]);
+        for (int j = 0; j < n; j++) {
+            if (strstr(msgs[j], "\"purge\"")) {
+                /* 10.0.0.x -> "10_0_0_x-80-17.null" */
+                assert_true(!strncmp(msgs[j], "10_0_0_", 7));
+                assert_non_null(strstr(msgs[j], "-80-17.null\t{"));
+            } else {
+                assert_int_equal(i, 0); /* markers on _0 */
+            }
+            free(msgs[j]);
+        }
+    }
+    consume_keys = 0;
+    fakehost_config_free(d, cfg);
+    fakehost_reset();
+}
+
+/* start-up errors: name the key and refuse */
+static void bad_conf(const char *k1, const char *v1, const char *k2,
+                     const char *v2, const char *text)
+{
+    const struct pm_module_desc *d = pm_module_descriptor();
+    fakehost_reset();
+    fakehost_conf(k1, v1);
+    if (k2)
+        fakehost_conf(k2, v2);
     struct pm_instance *inst = fakehost_instance("kafka", "default",
                                                  PM_KIND_OUTPUT, "src_host");
     void *cfg = fakehost_config(d, inst, NULL);
     void *ctx = NULL;
     assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), -EINVAL);
-    assert_non_null(strstr(fakehost_log_text(), "kafka_output"));
+    assert_non_null(strstr(fakehost_log_text(), text));
+    fakehost_config_free(d, cfg);
+    fakehost_reset();
+}
+
+static void test_bad_partitioning(void **state)
+{
+    (void)state;
+    bad_conf("kafka_partition_dynamic", "true", NULL, NULL,
+             "needs a kafka_partition_key");
+    bad_conf("kafka_partition_dynamic", "true", "kafka_partition", "2",
+             "mutually exclusive");
+    bad_conf("kafka_topic_rr", "1000000", NULL, NULL, "kafka_topic_rr");
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    const struct pm_module_desc *d = pm_module_descriptor();
+    fakehost_reset();
+    fakehost_conf("kafka_broker_port", "0");
+    struct pm_instance *inst = fakehost_instance("kafka", "default",
+                                                 PM_KIND_OUTPUT, "src_host");
+    void *cfg = fakehost_config(d, inst, NULL);
+    void *ctx = NULL;
+    assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), -EINVAL);
+    assert_non_null(strstr(fakehost_log_text(), "kafka_broker_port"));
     fakehost_config_free(d, cfg);
     fakehost_reset();
 }
@@ -298,6 +385,8 @@ int main(void)
         cmocka_unit_test(test_multi_values),
         cmocka_unit_test(test_spool_restart),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_topic_rr_and_key),
+        cmocka_unit_test(test_bad_partitioning),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

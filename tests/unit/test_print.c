@@ -597,7 +597,7 @@ static void test_bad_config(void **state)
 {
     struct env *e = *state;
     static const char *const cases[][3] = {
-        {"print_output", "avro", "not supported"},
+        {"print_output", "custom", "not supported"},
         {"print_output_separator", "ab", "one character"},
         {"print_history", "5x", "print_history"},
         {"print_history_roundoff", "q", "print_history_roundoff"},
