@@ -1,6 +1,6 @@
 /*
  * fuzz_pmq.c - libFuzzer target over the memory module's PMQ/1 request
- * parser and answer code (modules/memory/query.c, mem_answer) with the
+ * parser and answer code (modules/common/pmq/, via mem_answer) with the
  * fake host.  The module is initialised once (init() opens no socket);
  * for every input the table is emptied and refilled with the same few
  * aggregates, so that show/match/counters/clear requests all have rows to
@@ -9,8 +9,9 @@
  * Build (tests/fuzz/run-fuzzers.sh does this; S = source tree):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -I$S/sdk/include -I$S/core -I$S/tests -I$S/modules/memory \
- *     $S/tests/fuzz/fuzz_pmq.c $S/modules/memory/memory.c \
- *     $S/modules/memory/query.c $S/tests/fakehost.c $S/core/batch.c \
+ *     -I$S/modules/common/pmq $S/tests/fuzz/fuzz_pmq.c \
+ *     $S/modules/memory/memory.c $S/modules/common/pmq/pmq_*.c \
+ *     $S/tests/fakehost.c $S/core/batch.c \
  *     $S/core/prim.c $S/core/prim_table.c $S/core/render.c $S/core/cache.c \
  *     $S/core/decode.c $S/core/frag.c $S/core/optval.c -lpthread -lm \
  *     -o /tmp/fuzz_pmq
@@ -75,8 +76,8 @@ static void refill(void)
             b->n++;
         }
     }
-    h->cache_clear(m->cache);
-    m->last_clear = 0;
+    h->cache_clear(m->t.cache);
+    m->t.last_clear = 0;
     if (g_d->process(g_ctx, b) != 0)
         abort();
 }

@@ -1,448 +1,16 @@
 /*
- * query.c - answers PMQ/1 requests of the pmacct client from the memory
- * table: parses the request, renders the table (or counters, or status)
- * with the host's renderer exactly as pmacct's client prints it, and
- * applies -r/-e.  Runs on the memory module's server thread; the cache is
- * used only under m->mu, taken here.
- *
- * Matching (-M/-N): each query term is parsed with host->prim_parse into a
- * record and rendered once as a key string over the -c primitives; every
- * row is rendered over the same primitives and looked up in a hash of the
- * query keys.  Comparing rendered text makes "tcp" and "6" or "::ffff..."
- * forms match exactly as the renderer normalises them.
+ * pmq_answer.c - answers PMQ/1 requests of the pmacct client from a
+ * queryable output's table (libpmquery): renders the table (or counters,
+ * or status) with the host's renderer exactly as pmacct's client prints
+ * it, and applies -r/-e.  Runs on the server thread; the cache is used
+ * only under m->mu, taken here.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "memory.h"
-
-#define KEY_SEP "\x1f"
-#define MAXPRIMS 64
-#define REC_ALLOC (sizeof(struct pm_rec) + 4096) /* room for a newer core */
-
-enum q_op {
-    Q_SHOW = 1,
-    Q_MATCH,
-    Q_COUNTERS,
-    Q_CLEAR,
-    Q_STATUS,
-    Q_SINCE,
-    Q_CLASSIFIERS,
-    Q_CUSTOM,
-    Q_STATS,
-    Q_PING
-};
-enum q_fmt { F_FORMATTED = 0, F_CSV, F_JSON, F_EVFORMATTED, F_EVCSV };
-enum q_cnt { C_BYTES = 0, C_PACKETS, C_FLOWS, C_ALL };
-enum q_sort { S_NONE = 0, S_BYTES, S_PACKETS, S_FLOWS };
-
-struct query {
-    int op;
-    int fmt;
-    char sep[32];
-    uint16_t prims[MAXPRIMS];
-    uint32_t nprims;
-    char **match; /* raw terms, in order */
-    uint32_t nmatch;
-    int sort;
-    uint64_t top;
-    int counters;
-    int sum, reset, clear, all_fields, num_protos, ts_epoch;
-};
-
-/* One parsed -M/-N term. */
-struct qterm {
-    char *key; /* rendered key over the -c primitives */
-    int next;  /* next term with the same key, -1 */
-    uint64_t packets, bytes, flows, entries;
-};
-
-struct qhash {
-    int *slot; /* term index or -1 */
-    uint32_t mask;
-};
-
-static void q_free(struct query *q)
-{
-    for (uint32_t i = 0; i < q->nmatch; i++)
-        free(q->match[i]);
-    free(q->match);
-}
-
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = 0;
-    return s;
-}
-
-static int is_true(const char *v)
-{
-    return !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
-}
-
-/* Parse the request text; on failure write the reason into err. */
-static int q_parse(struct mem_ctx *m, char *req, struct query *q, char *err,
-                   size_t errlen)
-{
-    char *save = NULL, *line;
-    int first = 1;
-
-    memset(q, 0, sizeof(*q));
-    strcpy(q->sep, ",");
-    for (line = strtok_r(req, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        size_t n = strlen(line);
-        if (n && line[n - 1] == '\r')
-            line[--n] = 0;
-        if (first) {
-            first = 0;
-            if (strncmp(line, PMQ_PREFIX, strlen(PMQ_PREFIX)) != 0) {
-                snprintf(err, errlen,
-                         "protocol: expected '%s' as the first line, got "
-                         "'%.40s' (is this a pmacct client of this "
-                         "implementation?)",
-                         PMQ_HELLO, line);
-                return -EPROTO;
-            }
-            long v = strtol(line + strlen(PMQ_PREFIX), NULL, 10);
-            if (v != PMQ_VERSION) {
-                snprintf(err, errlen,
-                         "version: daemon speaks PMQ/%d, client PMQ/%ld: "
-                         "upgrade the %s",
-                         PMQ_VERSION, v,
-                         v < PMQ_VERSION ? "client" : "daemon");
-                return -EPROTO;
-            }
-            continue;
-        }
-        if (!line[0])
-            break;
-        char *colon = strchr(line, ':');
-        if (!colon) {
-            snprintf(err, errlen, "protocol: line without ':': '%.40s'",
-                     line);
-            return -EPROTO;
-        }
-        *colon = 0;
-        char *k = trim(line), *v = colon + 1;
-        if (*v == ' ')
-            v++; /* one space after ':'; the value may carry more */
-        if (!strcmp(k, PMQ_K_OP)) {
-            static const char *ops[] = {
-                NULL,           PMQ_OP_SHOW,   PMQ_OP_MATCH,
-                PMQ_OP_COUNTERS, PMQ_OP_CLEAR, PMQ_OP_STATUS,
-                PMQ_OP_SINCE,   PMQ_OP_CLASSIFIERS, PMQ_OP_CUSTOM,
-                PMQ_OP_STATS,   PMQ_OP_PING};
-            v = trim(v);
-            for (int i = 1; i <= Q_PING; i++)
-                if (!strcmp(v, ops[i]))
-                    q->op = i;
-            if (!q->op) {
-                snprintf(err, errlen,
-                         "unknown op '%.40s' (this daemon knows show, match, "
-                         "counters, clear, status, since, classifiers, "
-                         "custom, stats, ping)",
-                         v);
-                return -EINVAL;
-            }
-        } else if (!strcmp(k, PMQ_K_FORMAT)) {
-            static const char *f[] = {PMQ_FMT_FORMATTED, PMQ_FMT_CSV,
-                                      PMQ_FMT_JSON, PMQ_FMT_EVENT_FORMATTED,
-                                      PMQ_FMT_EVENT_CSV};
-            int found = -1;
-            v = trim(v);
-            for (int i = 0; i < 5; i++)
-                if (!strcmp(v, f[i]))
-                    found = i;
-            if (found < 0) {
-                snprintf(err, errlen,
-                         "unknown format '%.40s' (formatted, csv, json, "
-                         "event_formatted, event_csv)",
-                         v);
-                return -EINVAL;
-            }
-            q->fmt = found;
-        } else if (!strcmp(k, PMQ_K_SEPARATOR)) {
-            if (!v[0] || strlen(v) >= sizeof(q->sep)) {
-                snprintf(err, errlen, "separator: 1 to %zu characters",
-                         sizeof(q->sep) - 1);
-                return -EINVAL;
-            }
-            strcpy(q->sep, v);
-        } else if (!strcmp(k, PMQ_K_PRIMITIVES)) {
-            char *s2 = NULL;
-            for (char *w = strtok_r(v, ",", &s2); w;
-                 w = strtok_r(NULL, ",", &s2)) {
-                w = trim(w);
-                if (!*w)
-                    continue;
-                int id = m->host->prim_lookup(w);
-                if (id < 0) {
-                    snprintf(err, errlen, "unknown primitive '%.60s'", w);
-                    return -EINVAL;
-                }
-                if (q->nprims >= MAXPRIMS) {
-                    snprintf(err, errlen, "too many primitives (max %d)",
-                             MAXPRIMS);
-                    return -EINVAL;
-                }
-                q->prims[q->nprims++] = (uint16_t)id;
-            }
-        } else if (!strcmp(k, PMQ_K_MATCH)) {
-            char **nm = realloc(q->match, (q->nmatch + 1) * sizeof(*nm));
-            if (!nm)
-                return -ENOMEM;
-            q->match = nm;
-            if (!(q->match[q->nmatch] = strdup(v)))
-                return -ENOMEM;
-            q->nmatch++;
-        } else if (!strcmp(k, PMQ_K_SORT)) {
-            v = trim(v);
-            if (!strcmp(v, "bytes"))
-                q->sort = S_BYTES;
-            else if (!strcmp(v, "packets"))
-                q->sort = S_PACKETS;
-            else if (!strcmp(v, "flows"))
-                q->sort = S_FLOWS;
-            else if (strcmp(v, "none") != 0) {
-                snprintf(err, errlen,
-                         "sort: expected bytes, packets or flows, got "
-                         "'%.40s'",
-                         v);
-                return -EINVAL;
-            }
-        } else if (!strcmp(k, PMQ_K_TOP)) {
-            q->top = strtoull(v, NULL, 10);
-        } else if (!strcmp(k, PMQ_K_COUNTERS)) {
-            v = trim(v);
-            if (!strcmp(v, "bytes"))
-                q->counters = C_BYTES;
-            else if (!strcmp(v, "packets"))
-                q->counters = C_PACKETS;
-            else if (!strcmp(v, "flows"))
-                q->counters = C_FLOWS;
-            else if (!strcmp(v, "all"))
-                q->counters = C_ALL;
-            else {
-                snprintf(err, errlen,
-                         "counters: expected bytes, packets, flows or all, "
-                         "got '%.40s'",
-                         v);
-                return -EINVAL;
-            }
-        } else if (!strcmp(k, PMQ_K_SUM)) {
-            q->sum = is_true(trim(v));
-        } else if (!strcmp(k, PMQ_K_RESET)) {
-            q->reset = is_true(trim(v));
-        } else if (!strcmp(k, PMQ_K_CLEAR)) {
-            q->clear = is_true(trim(v));
-        } else if (!strcmp(k, PMQ_K_ALL_FIELDS)) {
-            q->all_fields = is_true(trim(v));
-        } else if (!strcmp(k, PMQ_K_NUM_PROTOS)) {
-            q->num_protos = is_true(trim(v));
-        } else if (!strcmp(k, PMQ_K_TS_EPOCH)) {
-            q->ts_epoch = is_true(trim(v));
-        }
-        /* other keys (utc, lock, client, future hints): ignored */
-    }
-    if (first) {
-        snprintf(err, errlen, "protocol: empty request");
-        return -EPROTO;
-    }
-    if (!q->op) {
-        snprintf(err, errlen, "protocol: request without 'op'");
-        return -EPROTO;
-    }
-    if ((q->op == Q_MATCH || q->op == Q_COUNTERS) && q->nprims == 0) {
-        snprintf(err, errlen,
-                 "-N or -M selected but -c has not been specified or is "
-                 "invalid.");
-        return -EINVAL;
-    }
-    return 0;
-}
-
-/* ---- matching ------------------------------------------------------------ */
-
-struct matcher {
-    struct pm_render *r; /* CSV over the -c primitives, KEY_SEP separated */
-    struct qterm *terms;
-    uint32_t nterms;
-    struct qhash h;
-    struct pm_buf tmp;
-};
-
-/* Render row over the match primitives; returns the key length in tmp
- * (counters stripped), or -errno. */
-static int key_of(const struct pm_host *host, struct matcher *mt,
-                  const struct pm_row *row)
-{
-    mt->tmp.len = 0;
-    int rc = host->render_row(mt->r, row, &mt->tmp);
-    if (rc < 0)
-        return rc;
-    /* strip "<sep>packets<sep>bytes\n" */
-    size_t n = mt->tmp.len;
-    int seps = 0;
-    while (n > 0) {
-        n--;
-        if (mt->tmp.p[n] == KEY_SEP[0] && ++seps == 2)
-            break;
-    }
-    return (int)n;
-}
-
-static const char *value_kind(const struct pm_host *host, unsigned id)
-{
-    const struct pm_prim_info *pi = host->prim_info(id);
-    if (pi && pi->name &&
-        (strstr(pi->name, "host") || strstr(pi->name, "_ip") ||
-         strstr(pi->name, "_net")))
-        return "Invalid IP address";
-    return "Invalid value";
-}
-
-static void matcher_free(const struct pm_host *host, struct matcher *mt)
-{
-    if (mt->r)
-        host->render_free(mt->r);
-    for (uint32_t i = 0; i < mt->nterms; i++)
-        free(mt->terms[i].key);
-    free(mt->terms);
-    free(mt->h.slot);
-    free(mt->tmp.p);
-}
-
-static int matcher_build(struct mem_ctx *m, struct query *q,
-                         struct matcher *mt, char *err, size_t errlen)
-{
-    const struct pm_host *host = m->host;
-    struct pm_render_cfg rc = {0};
-    struct pm_batch qb = {0};
-    struct pm_rec *qr = NULL;
-    int rcode = 0;
-
-    memset(mt, 0, sizeof(*mt));
-    rc.fmt = PM_FMT_CSV;
-    rc.flags = PM_RENDER_NUM_PROTOS | PM_RENDER_NO_FLOWS;
-    rc.prims = q->prims;
-    rc.nprims = q->nprims;
-    rc.separator = KEY_SEP;
-    if (!(mt->r = host->render_new(&rc))) {
-        snprintf(err, errlen, "cannot create a renderer for -c");
-        return -EINVAL;
-    }
-    mt->terms = calloc(q->nmatch ? q->nmatch : 1, sizeof(*mt->terms));
-    qr = calloc(1, REC_ALLOC);
-    qb.arena_cap = 65536;
-    qb.arena = malloc(qb.arena_cap);
-    qb.rec_size = (uint32_t)sizeof(struct pm_rec);
-    uint32_t hs = 16;
-    while (hs < q->nmatch * 2)
-        hs <<= 1;
-    mt->h.slot = malloc(hs * sizeof(int));
-    mt->h.mask = hs - 1;
-    if (!mt->terms || !qr || !qb.arena || !mt->h.slot) {
-        rcode = -ENOMEM;
-        goto out;
-    }
-    for (uint32_t i = 0; i < hs; i++)
-        mt->h.slot[i] = -1;
-
-    for (uint32_t t = 0; t < q->nmatch; t++) {
-        char *term = q->match[t], *save = NULL;
-        memset(qr, 0, REC_ALLOC);
-        qb.arena_len = 0;
-        /* values in -c order; missing or empty values stay unset */
-        char *p = term;
-        for (uint32_t k = 0; k < q->nprims && p; k++) {
-            char *comma = strchr(p, ',');
-            if (comma)
-                *comma = 0;
-            char *val = trim(p);
-            if (*val && host->prim_parse(q->prims[k], val, qr, &qb) < 0) {
-                const struct pm_prim_info *pi = host->prim_info(q->prims[k]);
-                snprintf(err, errlen, "%s: %s: '%.200s'",
-                         pi && pi->name ? pi->name : "?",
-                         value_kind(host, q->prims[k]), val);
-                rcode = -EINVAL;
-                goto out;
-            }
-            p = comma ? comma + 1 : NULL;
-        }
-        (void)save;
-        struct pm_row row = {0};
-        row.rec = qr;
-        row.arena = qb.arena;
-        int kl = key_of(host, mt, &row);
-        if (kl < 0) {
-            rcode = kl;
-            goto out;
-        }
-        struct qterm *qt = &mt->terms[mt->nterms];
-        if (!(qt->key = strndup(mt->tmp.p, (size_t)kl))) {
-            rcode = -ENOMEM;
-            goto out;
-        }
-        qt->next = -1;
-        /* insert: the chain keeps terms with equal keys */
-        uint32_t s = (uint32_t)fnv(qt->key, (size_t)kl) & mt->h.mask;
-        for (;;) {
-            int o = mt->h.slot[s];
-            if (o < 0) {
-                mt->h.slot[s] = (int)mt->nterms;
-                break;
-            }
-            if (!strcmp(mt->terms[o].key, qt->key)) {
-                while (mt->terms[o].next >= 0)
-                    o = mt->terms[o].next;
-                mt->terms[o].next = (int)mt->nterms;
-                break;
-            }
-            s = (s + 1) & mt->h.mask;
-        }
-        mt->nterms++;
-    }
-out:
-    free(qr);
-    free(qb.arena);
-    return rcode;
-}
-
-/* First term whose key equals the row's, or -1 (-errno on failure). */
-static int matcher_find(const struct pm_host *host, struct matcher *mt,
-                        const struct pm_row *row)
-{
-    int kl = key_of(host, mt, row);
-    if (kl < 0)
-        return kl;
-    uint32_t s = (uint32_t)fnv(mt->tmp.p, (size_t)kl) & mt->h.mask;
-    for (;;) {
-        int o = mt->h.slot[s];
-        if (o < 0)
-            return -1;
-        const char *k = mt->terms[o].key;
-        if (strlen(k) == (size_t)kl && !memcmp(k, mt->tmp.p, (size_t)kl))
-            return o;
-        s = (s + 1) & mt->h.mask;
-    }
-}
+#include "pmq_int.h"
 
 /* ---- table rendering ----------------------------------------------------- */
 
@@ -453,7 +21,7 @@ struct rowref {
 };
 
 struct walk_ctx {
-    struct mem_ctx *m;
+    struct pmq_table *m;
     struct query *q;
     struct matcher *mt; /* NULL: every row */
     struct pm_render *r;
@@ -478,7 +46,7 @@ static int table_cb(void *ud, const struct pm_row *row)
     if (row_is_empty(row))
         return PM_WALK_NEXT; /* reset by -r: pmacct hides them */
     if (w->mt) {
-        int t = matcher_find(host, w->mt, row);
+        int t = pmq_matcher_find(host, w->mt, row);
         if (t < -1) {
             w->err = t;
             return PM_WALK_STOP;
@@ -499,7 +67,10 @@ static int table_cb(void *ud, const struct pm_row *row)
     }
     struct rowref *rr = &w->refs[w->nrefs];
     rr->off = w->rows.len;
-    int rc = host->render_row(w->r, row, &w->rows);
+    struct pm_row r2 = *row;
+    if (w->m->stamps) /* time bins: when the row was last updated */
+        r2.stamp_updated = row->last.sec;
+    int rc = host->render_row(w->r, &r2, &w->rows);
     if (rc < 0) {
         w->err = rc;
         return PM_WALK_STOP;
@@ -614,7 +185,7 @@ static void all_prims(const struct pm_host *host,
         }
 }
 
-static int answer_table(struct mem_ctx *m, struct query *q,
+static int answer_table(struct pmq_table *m, struct query *q,
                         struct matcher *mt, struct pm_buf *out)
 {
     const struct pm_host *host = m->host;
@@ -657,6 +228,8 @@ static int answer_table(struct mem_ctx *m, struct query *q,
         rc.flags |= PM_RENDER_NUM_PROTOS;
     if (q->ts_epoch)
         rc.flags |= PM_RENDER_TS_EPOCH;
+    if (m->stamps)
+        rc.flags |= PM_RENDER_STAMPS;
     w.m = m;
     w.q = q;
     w.mt = mt;
@@ -714,7 +287,7 @@ out:
 /* ---- counters (-N) ------------------------------------------------------- */
 
 struct cnt_ctx {
-    struct mem_ctx *m;
+    struct pmq_table *m;
     struct matcher *mt;
     int reset;
     int err;
@@ -725,7 +298,7 @@ static int cnt_cb(void *ud, const struct pm_row *row)
     struct cnt_ctx *c = ud;
     if (row_is_empty(row))
         return PM_WALK_NEXT;
-    int t = matcher_find(c->m->host, c->mt, row);
+    int t = pmq_matcher_find(c->m->host, c->mt, row);
     if (t < -1) {
         c->err = t;
         return PM_WALK_STOP;
@@ -760,7 +333,7 @@ static int print_counters(const struct pm_host *host, struct pm_buf *out,
     }
 }
 
-static int answer_counters(struct mem_ctx *m, struct query *q,
+static int answer_counters(struct pmq_table *m, struct query *q,
                            struct matcher *mt, struct pm_buf *out)
 {
     const struct pm_host *host = m->host;
@@ -792,7 +365,7 @@ static int answer_counters(struct mem_ctx *m, struct query *q,
 /* ---- status (-t) --------------------------------------------------------- */
 
 struct status_ctx {
-    struct mem_ctx *m;
+    struct pmq_table *m;
     struct pm_render *r;
     struct pm_buf tmp;
     uint32_t *chain;
@@ -816,11 +389,11 @@ static int status_cb(void *ud, const struct pm_row *row)
         if (s->tmp.p[n] == KEY_SEP[0] && ++seps == 2)
             break;
     }
-    s->chain[fnv(s->tmp.p, n) % s->nb]++;
+    s->chain[pmq_fnv(s->tmp.p, n) % s->nb]++;
     return PM_WALK_NEXT;
 }
 
-static int answer_status(struct mem_ctx *m, struct pm_buf *out)
+static int answer_status(struct pmq_table *m, struct pm_buf *out)
 {
     const struct pm_host *host = m->host;
     struct status_ctx s = {0};
@@ -828,7 +401,7 @@ static int answer_status(struct mem_ctx *m, struct pm_buf *out)
     int rcode;
 
     s.m = m;
-    s.nb = m->cfg->imt_buckets;
+    s.nb = m->buckets;
     rc.fmt = PM_FMT_CSV;
     rc.flags = PM_RENDER_NUM_PROTOS | PM_RENDER_NO_FLOWS;
     rc.prims = m->inst->aggregate;
@@ -861,7 +434,7 @@ out:
 
 /* ---- entry point --------------------------------------------------------- */
 
-static int answer_custom(struct mem_ctx *m, struct pm_buf *out)
+static int answer_custom(struct pmq_table *m, struct pm_buf *out)
 {
     const struct pm_host *host = m->host;
     int rc = host->buf_printf(out, "%-34s%-7s%s\n", "NAME", "LEN", "OFF");
@@ -875,7 +448,7 @@ static int answer_custom(struct mem_ctx *m, struct pm_buf *out)
     return rc < 0 ? rc : 0;
 }
 
-int mem_answer(struct mem_ctx *m, const char *req, size_t len,
+int pmq_answer(struct pmq_table *m, const char *req, size_t len,
                struct pm_buf *out)
 {
     const struct pm_host *host = m->host;
@@ -890,14 +463,14 @@ int mem_answer(struct mem_ctx *m, const char *req, size_t len,
     memset(&mt, 0, sizeof(mt));
     if (!copy)
         return -ENOMEM;
-    rc = q_parse(m, copy, &q, err, sizeof(err));
+    rc = pmq_parse(m, copy, &q, err, sizeof(err));
     if (rc < 0)
         goto done;
 
     pthread_mutex_lock(&m->mu);
     if (q.op == Q_MATCH || q.op == Q_COUNTERS) {
         have_mt = 1;
-        rc = matcher_build(m, &q, &mt, err, sizeof(err));
+        rc = pmq_matcher_build(m, &q, &mt, err, sizeof(err));
     }
     if (rc >= 0) {
         switch (q.op) {
@@ -946,6 +519,13 @@ int mem_answer(struct mem_ctx *m, const char *req, size_t len,
         }
     }
     pthread_mutex_unlock(&m->mu);
+    /* the owner persists changes (bdb) outside the lock */
+    if (rc >= 0 && m->changed && (q.clear || (q.reset && have_mt))) {
+        rc = m->changed(m->owner, q.clear);
+        if (rc < 0)
+            snprintf(err, sizeof(err), "table changed but not saved: %s",
+                     strerror(-rc));
+    }
     /* the daemon's counters are not the table's: no lock needed */
     if (rc >= 0 && q.op == Q_STATS)
         rc = host->stats_render(&body, 0);
@@ -962,8 +542,8 @@ done:
             rc = host->buf_printf(out, "%.*s", (int)body.len, body.p);
     }
     if (have_mt)
-        matcher_free(host, &mt);
-    q_free(&q);
+        pmq_matcher_free(host, &mt);
+    pmq_query_free(&q);
     free(body.p);
     free(copy);
     return rc < 0 ? -ENOMEM : 0;
