@@ -24,5 +24,15 @@ PM_MODULE([kafka], [output: JSON aggregates to Apache Kafka],
   [PM_NEED_PKG([rdkafka], [RDKAFKA], [librdkafka])])
 PM_MODULE([amqp], [output: JSON aggregates to RabbitMQ (AMQP)],
   [PM_NEED_PKG([librabbitmq], [RABBITMQ], [librabbitmq])])
+PM_MODULE([mongodb], [output: MongoDB], [PM_NEED_PKG([libmongoc-1.0], [MONGOC], [libmongoc-1.0])])
 dnl the broker outputs' shared delivery library (modules/broker/)
-AM_CONDITIONAL([BUILD_BROKER], [test "x$BUILD_MOD_KAFKA_TRUE" = x || test "x$BUILD_MOD_AMQP_TRUE" = x])
+AM_CONDITIONAL([BUILD_BROKER], [test "x$BUILD_MOD_KAFKA_TRUE" = x || test "x$BUILD_MOD_AMQP_TRUE" = x || test "x$BUILD_MOD_MONGODB_TRUE" = x])
+dnl Avro encoding for print/kafka/amqp (modules/common/avro/, libpmavro.la):
+dnl not a module of its own; without avro-c, avro/avro_json outputs are refused
+PM_MODULE([avro], [encoding: Avro (avro/avro_json in print, kafka, amqp)],
+  [PM_NEED_PKG([avro-c], [AVRO], [avro-c])])
+AM_CONDITIONAL([HAVE_AVRO], [test "x$BUILD_MOD_AVRO_TRUE" = x])
+PM_MODULE([bdb], [output: Berkeley DB persistent table], [PM_NEED_LIB([db], [db_create], [db.h], [BDB], [libdb-dev])])
+dnl the queryable outputs' shared PMQ table server (modules/common/pmq/)
+AM_CONDITIONAL([BUILD_PMQ], [test "x$BUILD_MOD_MEMORY_TRUE" = x || test "x$BUILD_MOD_BDB_TRUE" = x])
+PM_MODULE([sampling], [transform: sampling_rate, *_ext_sampling_rate, sampling_map], [])

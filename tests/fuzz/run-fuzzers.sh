@@ -49,12 +49,16 @@ sources_of() {
     case $1 in
     decode) extra="" ;;
     conf) extra="$src/core/conf.c" ;;
-    pmq) extra="-I$m/memory $m/memory/memory.c $m/memory/query.c" ;;
-    netflow) extra="-I$m/netflow $(ls $m/netflow/*.c) $m/common/udpin.c -lpcap" ;;
-    sflow) extra="-I$m/sflow $(ls $m/sflow/*.c) $m/common/udpin.c -lpcap" ;;
-    pretag) extra="-I$m/tag $m/tag/pretag.c -lpcap" ;;
+    pmq) extra="-I$m/memory -I$m/common/pmq $m/memory/memory.c $(ls $m/common/pmq/*.c)" ;;
+    bdb) extra="-I$m/bdb -I$m/common/pmq $m/bdb/bdb_codec.c" ;;
+    netflow) extra="-I$m/netflow $(ls $m/netflow/*.c $m/common/*.c) -lpcap" ;;
+    sflow) extra="-I$m/sflow $(ls $m/sflow/*.c $m/common/*.c) -lpcap" ;;
+    ipfix_stream) extra="-I$m/netflow $(ls $m/netflow/*.c $m/common/*.c) -lpcap" ;;
+    pretag) extra="-I$m/tag $m/tag/pretag.c $m/tag/pretag_parse.c -lpcap" ;;
+    sampling_map) extra="-I$m/sampling $m/sampling/sampling_map.c" ;;
     tunnel) extra="-I$m/tunnel $m/tunnel/tunnel.c" ;;
     classifiers) extra="" ;; # includes the classifiers' sources itself
+    mongodb) extra="-I$src $m/mongodb/mdoc.c $(pkg-config --cflags --libs libbson-1.0)" ;;
     *) return 1 ;;
     esac
     return 0
@@ -63,7 +67,7 @@ sources_of() {
 # max input length per target (datagrams may be 64 KiB)
 max_len_of() {
     case $1 in
-    netflow | sflow) echo 65535 ;;
+    netflow | sflow | ipfix_stream) echo 65535 ;;
     *) echo 4096 ;;
     esac
 }

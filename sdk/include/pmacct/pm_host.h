@@ -117,6 +117,11 @@ enum pm_fmt {
 #define PM_RENDER_TS_EPOCH 0x20u    /* timestamps_since_epoch */
 #define PM_RENDER_TS_SECS 0x40u     /* timestamps_secs: no microseconds */
 #define PM_RENDER_CLIENT 0x80u /* the pmacct client's column widths */
+/* JSON only (ABI minor unchanged: flags a 1.0 core ignores), since 1.0:
+ * pre_tag_label_encode_as_map: "label": {"k1": "v1", ...} from a label
+ * "k1%v1,k2%v2"; tcpflags_encode_as_array: "tcp_flags": ["ACK", "SYN"]. */
+#define PM_RENDER_LABEL_MAP 0x100u
+#define PM_RENDER_TCPFLAGS_ARRAY 0x200u
 
 /* How a renderer is set up: which columns, which format. */
 struct pm_render_cfg {
@@ -423,6 +428,13 @@ struct pm_host {
      * packet size when larger). */
     uint32_t (*record_frame)(const struct pm_rec *r, uint8_t *buf,
                              uint32_t *wirelen);
+
+    /* --- encodings (since 1.0) ------------------------------------------
+     * The PM_RENDER_* flags the instance's configuration asks for
+     * (timestamps_since_epoch, timestamps_secs, pre_tag_label_encode_as_map,
+     * tcpflags_encode_as_array, each per instance or global), to OR into a
+     * pm_render_cfg's flags. */
+    uint32_t (*render_flags)(const struct pm_instance *inst);
 };
 
 /* Add to a counter from any thread. */
