@@ -174,6 +174,48 @@ uint64_t pm_udpin_denied(const struct pm_udpin *u);
 uint16_t pm_udpin_port(const struct pm_udpin *u);
 void pm_udpin_close(struct pm_udpin *u);
 
+/* ---- receiver loop (rxloop.c) ---------------------------------------- */
+
+#define PM_RX_BATCH 64 /* datagrams per receive call */
+
+/* What the loop calls back, with the collector's ud. */
+struct pm_rx_ops {
+    /* Decode one datagram; -ESHUTDOWN stops the loop. */
+    int (*datagram)(void *ud, const struct pm_dgram *dg);
+    /* Emit the partial record batch held, if any. */
+    void (*flush)(void *ud);
+    /* Non-zero while a partial record batch is held. */
+    int (*holding)(void *ud);
+};
+
+/* One receiver: its socket, its exporter table, the shared counters. */
+struct pm_rx {
+    const struct pm_host *host;
+    const struct pm_instance *inst;
+    struct pm_udpin *in;
+    struct pm_exptab *exps;
+    uint32_t *named;        /* exporters with counters, all receivers */
+    uint64_t *c_denied;     /* allow-list denials */
+    uint64_t *c_socket_drops; /* kernel drops */
+    const int *stop;        /* set (atomically) to stop the loop */
+    const char *prefix;     /* "nfacctd": key names in messages */
+    unsigned idx;           /* receiver number */
+    int live;               /* socket (1) or savefile (0) */
+    uint32_t hold_ms;       /* longest a partial batch is held */
+    uint64_t denied_seen, drops_seen;
+};
+
+/* Receive until stopped, the savefile's end (PM_RUN_EOF) or an error
+ * (-errno, logged); the held batch is flushed and counters published at
+ * the end. */
+int pm_rx_loop(struct pm_rx *w, const struct pm_rx_ops *ops, void *ud);
+
+/* `<prefix>_threads`: empty = 1, "auto" = CPUs online, else 1 to
+ * PM_UDPIN_MAX_GROUP; an error names key and value. */
+int pm_rx_parse_threads(const struct pm_host *host,
+                        const struct pm_instance *inst, const char *key,
+                        const char *v, unsigned *n);
+
 /* Extract the UDP payload of one link-layer frame (pcap dlt).  Returns 0
  * and fills dg (data points into pkt), or -EINVAL when it is not UDP
  * over IPv4/IPv6 (non-first fragments included). */

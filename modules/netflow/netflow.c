@@ -343,7 +343,6 @@ int nf_datagram(struct nf_ctx *c, const uint8_t *p, uint32_t len,
 
 /* ---- module callbacks --------------------------------------------------- */
 
-#define NF_RECV_BATCH 64
 #define NF_HOLD_MS 50 /* longest a partial batch is held */
 
 struct nf_mod;
@@ -356,7 +355,6 @@ struct nf_worker {
     pthread_t th;
     int started;
     int rc;
-    uint64_t denied_seen, drops_seen;
 };
 
 struct nf_mod {
@@ -373,38 +371,6 @@ struct nf_mod {
     struct nf_worker w[PM_UDPIN_MAX_GROUP];
 };
 
-/* nfacctd_threads: "auto" = CPUs online, else 1..PM_UDPIN_MAX_GROUP. */
-static int nf_parse_threads(const struct pm_host *host,
-                            const struct pm_instance *inst, const char *v,
-                            unsigned *n)
-{
-    char *end;
-    unsigned long x;
-    if (!v || !*v) {
-        *n = 1;
-        return 0;
-    }
-    if (!strcmp(v, "auto")) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        x = cpus > 0 ? (unsigned long)cpus : 1;
-        if (x > PM_UDPIN_MAX_GROUP)
-            x = PM_UDPIN_MAX_GROUP;
-        *n = (unsigned)x;
-        return 0;
-    }
-    errno = 0;
-    x = strtoul(v, &end, 10);
-    if (errno || *end || end == v || x < 1 || x > PM_UDPIN_MAX_GROUP) {
-        host->log(inst, PM_LOG_ERR,
-                  "nfacctd_threads: '%s' is not 'auto' or a number of "
-                  "threads from 1 to %u",
-                  v, (unsigned)PM_UDPIN_MAX_GROUP);
-        return -EINVAL;
-    }
-    *n = (unsigned)x;
-    return 0;
-}
-
 static void nf_fini(void *ctx);
 
 static int nf_init(const struct pm_host *host, const struct pm_instance *inst,
@@ -419,7 +385,8 @@ static int nf_init(const struct pm_host *host, const struct pm_instance *inst,
                   (unsigned long long)cfg->port);
         return -EINVAL;
     }
-    if ((rc = nf_parse_threads(host, inst, x->threads, &n)) < 0)
+    if ((rc = pm_rx_parse_threads(host, inst, "nfacctd_threads", x->threads,
+                                   &n)) < 0)
         return rc;
     struct nf_mod *m = calloc(1, sizeof(*m));
     if (!m)
@@ -502,86 +469,37 @@ static int nf_start(void *ctx)
     return 0;
 }
 
-static uint64_t nf_mono_ms(void)
+static int nf_rx_datagram(void *ud, const struct pm_dgram *dg)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    nf_datagram(ud, dg->data, dg->len, &dg->src, &dg->ts);
+    return 0;
 }
 
-/* Per-exporter counters, denied and kernel drops into host counters. */
-static void nf_publish(struct nf_worker *w, int refresh)
-{
-    struct nf_ctx *c = w->c;
-    uint64_t d = pm_udpin_denied(c->in);
-    if (d != w->denied_seen) {
-        cnt(c->c_denied, d - w->denied_seen);
-        w->denied_seen = d;
-    }
-    d = pm_udpin_drops(c->in, refresh && w->m->live);
-    if (d > w->drops_seen) {
-        cnt(w->m->c_socket_drops, d - w->drops_seen);
-        if (w->drops_seen == 0)
-            c->host->log(c->inst, PM_LOG_WARNING,
-                         "the kernel dropped datagrams on receiver %u: its "
-                         "socket buffer (%llu bytes) was full; see the "
-                         "socket_drops counter; raise nfacctd_pipe_size "
-                         "(and net.core.rmem_max) or nfacctd_threads",
-                         w->idx, (unsigned long long)pm_udpin_rcvbuf(c->in));
-        w->drops_seen = d;
-    }
-    pm_exptab_publish(&c->exps, c->host, c->inst, w->idx, &w->m->named);
-}
+static void nf_rx_flush(void *ud) { nf_flush(ud); }
+
+static int nf_rx_holding(void *ud) { return ((struct nf_ctx *)ud)->b != NULL; }
+
+static const struct pm_rx_ops nf_rx_ops = {nf_rx_datagram, nf_rx_flush,
+                                           nf_rx_holding};
 
 static int nf_loop(struct nf_worker *w)
 {
     struct nf_ctx *c = w->c;
-    int live = w->m->live;
-    struct pm_dgram dg[NF_RECV_BATCH];
-    int rc = PM_RUN_STOPPED;
-    uint64_t next_pub = nf_mono_ms() + 1000, batch_due = 0;
-    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED) &&
-           !c->host->stopping(c->inst)) {
-        /* holding a partial batch: wait less, emit it when idle */
-        int n = pm_udpin_recv(c->in, dg, NF_RECV_BATCH,
-                              c->b ? NF_HOLD_MS : 200);
-        if (n == -ENODATA) {
-            rc = PM_RUN_EOF;
-            break;
-        }
-        if (n < 0) {
-            c->host->log(c->inst, PM_LOG_ERR, "receive: %s", strerror(-n));
-            rc = n;
-            break;
-        }
-        for (int i = 0; i < n; i++)
-            nf_datagram(c, dg[i].data, dg[i].len, &dg[i].src, &dg[i].ts);
-        /* Full batches go as they fill.  A partial one is emitted when
-         * the input pauses (savefile end, socket idle for NF_HOLD_MS) or
-         * NF_HOLD_MS after it was started: one queue operation and one
-         * wake-up of the pipeline per batch, not per datagram, and at
-         * most ~NF_HOLD_MS of added latency. */
-        if (n == 0) {
-            nf_flush(c);
-        } else if (live && c->b) {
-            uint64_t now = nf_mono_ms();
-            if (!batch_due)
-                batch_due = now + NF_HOLD_MS;
-            else if (now >= batch_due) {
-                nf_flush(c);
-                batch_due = 0;
-            }
-        }
-        if (!c->b)
-            batch_due = 0;
-        if (live && (n == 0 || nf_mono_ms() >= next_pub)) {
-            nf_publish(w, n == 0);
-            next_pub = nf_mono_ms() + 1000;
-        }
-    }
-    nf_flush(c);
-    nf_publish(w, 1);
-    return rc;
+    struct pm_rx rx = {
+        .host = c->host,
+        .inst = c->inst,
+        .in = c->in,
+        .exps = &c->exps,
+        .named = &w->m->named,
+        .c_denied = c->c_denied,
+        .c_socket_drops = w->m->c_socket_drops,
+        .stop = &c->stop,
+        .prefix = "nfacctd",
+        .idx = w->idx,
+        .live = w->m->live,
+        .hold_ms = NF_HOLD_MS,
+    };
+    return pm_rx_loop(&rx, &nf_rx_ops, c);
 }
 
 static void *nf_thread(void *arg)

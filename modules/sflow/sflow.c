@@ -82,8 +82,7 @@ static const struct pm_option sf_options[] = {
  * first context is the one handed to the host (tests and the fuzz target
  * use it as a struct sf_ctx). */
 
-#define SF_RECV_BATCH 32
-#define SF_HOLD_MS 50
+#define SF_HOLD_MS 50 /* longest a partial batch is held */
 
 struct sf_mod;
 
@@ -94,7 +93,6 @@ struct sf_worker {
     pthread_t th;
     int started;
     int rc;
-    uint64_t denied_seen, drops_seen;
 };
 
 struct sf_mod {
@@ -106,91 +104,39 @@ struct sf_mod {
     struct sf_worker w[PM_UDPIN_MAX_GROUP];
 };
 
-static uint64_t sf_mono_ms(void)
+static int sf_rx_datagram(void *ud, const struct pm_dgram *dg)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return sf_decode_datagram(ud, dg->data, dg->len, &dg->src, &dg->ts);
 }
 
-/* Per-agent counters, denied and kernel drops into host counters. */
-static void sf_publish(struct sf_worker *w, int refresh)
+static void sf_rx_flush(void *ud) { sf_flush_batch(ud); }
+
+static int sf_rx_holding(void *ud)
 {
-    struct sf_ctx *c = w->c;
-    uint64_t d = pm_udpin_denied(c->udp);
-    if (d != w->denied_seen) {
-        pm_counter_add(c->c_denied, d - w->denied_seen);
-        w->denied_seen = d;
-    }
-    if (!w->m->live)
-        return;
-    d = pm_udpin_drops(c->udp, refresh);
-    if (d > w->drops_seen) {
-        pm_counter_add(w->m->c_socket_drops, d - w->drops_seen);
-        if (w->drops_seen == 0)
-            c->host->log(c->inst, PM_LOG_WARNING,
-                         "the kernel dropped datagrams on receiver %u: its "
-                         "socket buffer (%llu bytes) was full; see the "
-                         "socket_drops counter; raise sfacctd_pipe_size "
-                         "(and net.core.rmem_max) or sfacctd_threads",
-                         w->idx, (unsigned long long)pm_udpin_rcvbuf(c->udp));
-        w->drops_seen = d;
-    }
-    pm_exptab_publish(&c->exp, c->host, c->inst, w->idx, &w->m->named);
+    return ((struct sf_ctx *)ud)->batch != NULL;
 }
+
+static const struct pm_rx_ops sf_rx_ops = {sf_rx_datagram, sf_rx_flush,
+                                           sf_rx_holding};
 
 static int sf_loop(struct sf_worker *w)
 {
     struct sf_ctx *ctx = w->c;
-    int live = w->m->live;
-    struct pm_dgram dg[SF_RECV_BATCH];
-    int n, i, rc = PM_RUN_STOPPED;
-    uint64_t next_pub = sf_mono_ms() + 1000, batch_due = 0;
-
-    while (!__atomic_load_n(&ctx->stop, __ATOMIC_RELAXED) &&
-           !ctx->host->stopping(ctx->inst)) {
-        n = pm_udpin_recv(ctx->udp, dg, SF_RECV_BATCH,
-                          ctx->batch ? SF_HOLD_MS : 200);
-        if (n == -ENODATA) {
-            rc = PM_RUN_EOF;
-            break;
-        }
-        if (n < 0) {
-            if (n == -EINTR || n == -EAGAIN)
-                continue;
-            PM_ERR(ctx->host, ctx->inst, "sflow: receive failed: %s",
-                   strerror(-n));
-            rc = n;
-            break;
-        }
-        for (i = 0; i < n; i++) {
-            if (sf_decode_datagram(ctx, dg[i].data, dg[i].len, &dg[i].src,
-                                   &dg[i].ts) == -ESHUTDOWN)
-                goto out;
-        }
-        /* a partial batch goes when the input pauses or SF_HOLD_MS after
-         * it was started: one queue operation per batch, not per datagram */
-        if (n == 0) {
-            sf_flush_batch(ctx);
-        } else if (live && ctx->batch) {
-            uint64_t now = sf_mono_ms();
-            if (!batch_due)
-                batch_due = now + SF_HOLD_MS;
-            else if (now >= batch_due) {
-                sf_flush_batch(ctx);
-                batch_due = 0;
-            }
-        }
-        if (!ctx->batch)
-            batch_due = 0;
-        if (live && (n == 0 || sf_mono_ms() >= next_pub)) {
-            sf_publish(w, n == 0);
-            next_pub = sf_mono_ms() + 1000;
-        }
-    }
-out:
-    sf_flush_batch(ctx);
-    sf_publish(w, 1);
+    struct pm_rx rx = {
+        .host = ctx->host,
+        .inst = ctx->inst,
+        .in = ctx->udp,
+        .exps = &ctx->exp,
+        .named = &w->m->named,
+        .c_denied = ctx->c_denied,
+        .c_socket_drops = w->m->c_socket_drops,
+        .stop = &ctx->stop,
+        .prefix = "sfacctd",
+        .idx = w->idx,
+        .live = w->m->live,
+        .hold_ms = SF_HOLD_MS,
+    };
+    int rc = pm_rx_loop(&rx, &sf_rx_ops, ctx);
     if (ctx->batch) {
         ctx->host->batch_release(ctx->inst, ctx->batch);
         ctx->batch = NULL;
@@ -208,36 +154,6 @@ static void *sf_thread(void *arg)
 }
 
 /* ---- module callbacks ---------------------------------------------------- */
-
-/* sfacctd_threads: "auto" = CPUs online, else 1..PM_UDPIN_MAX_GROUP. */
-static int sf_parse_threads(const struct pm_host *host,
-                            const struct pm_instance *inst, const char *v,
-                            unsigned *n)
-{
-    char *end;
-    unsigned long x;
-    if (!v || !*v) {
-        *n = 1;
-        return 0;
-    }
-    if (!strcmp(v, "auto")) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        x = cpus > 0 ? (unsigned long)cpus : 1;
-        *n = x > PM_UDPIN_MAX_GROUP ? PM_UDPIN_MAX_GROUP : (unsigned)x;
-        return 0;
-    }
-    errno = 0;
-    x = strtoul(v, &end, 10);
-    if (errno || *end || end == v || x < 1 || x > PM_UDPIN_MAX_GROUP) {
-        PM_ERR(host, inst,
-               "sfacctd_threads: '%s' is not 'auto' or a number of threads "
-               "from 1 to %u",
-               v, (unsigned)PM_UDPIN_MAX_GROUP);
-        return -EINVAL;
-    }
-    *n = (unsigned)x;
-    return 0;
-}
 
 static void sf_ctx_fini(struct sf_ctx *ctx)
 {
@@ -306,7 +222,8 @@ static int sf_init(const struct pm_host *host, const struct pm_instance *inst,
                "pcap_savefile and sfacctd_ip are mutually exclusive");
         return -EINVAL;
     }
-    if ((rc = sf_parse_threads(host, inst, cfg->threads, &n)) < 0)
+    if ((rc = pm_rx_parse_threads(host, inst, "sfacctd_threads", cfg->threads,
+                                   &n)) < 0)
         return rc;
     m = calloc(1, sizeof(*m));
     if (!m || sf_ctx_init(&m->c0, host, inst, cfg) < 0) {
