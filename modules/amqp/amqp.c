@@ -85,10 +85,10 @@ static const struct pm_option amqp_options[] = {
 };
 
 struct amqp_ctx {
+    struct pmb_out *out; /* first: pmb_ctx_process/tick/flush */
     const struct pm_host *host;
     const struct pm_instance *inst;
     struct amqp_config *cfg;
-    struct pmb_out *out;
     char hostname[256];
     int port;
     int rk_static;
@@ -404,24 +404,6 @@ fail:
     return rc;
 }
 
-static int amqp_process(void *vctx, struct pm_batch *b)
-{
-    struct amqp_ctx *c = vctx;
-    return pmb_out_process(c->out, b);
-}
-
-static int amqp_tick(void *vctx, const pm_ts_t *now)
-{
-    struct amqp_ctx *c = vctx;
-    return pmb_out_tick(c->out, now);
-}
-
-static int amqp_flush(void *vctx, int reason)
-{
-    struct amqp_ctx *c = vctx;
-    return pmb_out_flush(c->out, reason);
-}
-
 static void amqp_fini(void *vctx)
 {
     struct amqp_ctx *c = vctx;
@@ -440,9 +422,9 @@ static const struct pm_module_desc amqp_desc = {
     .options = amqp_options,
     .config_size = sizeof(struct amqp_config),
     .init = amqp_init,
-    .process = amqp_process,
-    .tick = amqp_tick,
-    .flush = amqp_flush,
+    .process = pmb_ctx_process,
+    .tick = pmb_ctx_tick,
+    .flush = pmb_ctx_flush,
     .fini = amqp_fini,
 };
 

@@ -599,3 +599,18 @@ void pmb_out_free(struct pmb_out *o)
     free(o->pack.p);
     free(o);
 }
+
+int pmb_ctx_process(void *ctx, struct pm_batch *b)
+{
+    return pmb_out_process(*(struct pmb_out **)ctx, b);
+}
+
+int pmb_ctx_tick(void *ctx, const pm_ts_t *now)
+{
+    return pmb_out_tick(*(struct pmb_out **)ctx, now);
+}
+
+int pmb_ctx_flush(void *ctx, int reason)
+{
+    return pmb_out_flush(*(struct pmb_out **)ctx, reason);
+}

@@ -242,4 +242,10 @@ int pmb_out_flush(struct pmb_out *o, int reason);
 void pmb_out_free(struct pmb_out *o);
 struct pmb *pmb_out_queue(struct pmb_out *o);
 
+/* Module callbacks (pm_module_desc process/tick/flush) for an output whose
+ * context's first member is its `struct pmb_out *`. */
+int pmb_ctx_process(void *ctx, struct pm_batch *b);
+int pmb_ctx_tick(void *ctx, const pm_ts_t *now);
+int pmb_ctx_flush(void *ctx, int reason);
+
 #endif

@@ -75,11 +75,11 @@ static const struct pm_option kafka_options[] = {
 };
 
 struct kafka_ctx {
+    struct pmb_out *out; /* first: pmb_ctx_process/tick/flush */
     const struct pm_host *host;
     const struct pm_instance *inst;
     struct kafka_config *cfg;
     rd_kafka_t *rk;
-    struct pmb_out *out;
     int topic_static, key_static;
     /* delivery reports (queue thread only) */
     uint32_t gen;
@@ -447,24 +447,6 @@ fail:
     return rc;
 }
 
-static int kafka_process(void *vctx, struct pm_batch *b)
-{
-    struct kafka_ctx *c = vctx;
-    return pmb_out_process(c->out, b);
-}
-
-static int kafka_tick(void *vctx, const pm_ts_t *now)
-{
-    struct kafka_ctx *c = vctx;
-    return pmb_out_tick(c->out, now);
-}
-
-static int kafka_flush(void *vctx, int reason)
-{
-    struct kafka_ctx *c = vctx;
-    return pmb_out_flush(c->out, reason);
-}
-
 static void kafka_fini(void *vctx)
 {
     struct kafka_ctx *c = vctx;
@@ -486,9 +468,9 @@ static const struct pm_module_desc kafka_desc = {
     .options = kafka_options,
     .config_size = sizeof(struct kafka_config),
     .init = kafka_init,
-    .process = kafka_process,
-    .tick = kafka_tick,
-    .flush = kafka_flush,
+    .process = pmb_ctx_process,
+    .tick = pmb_ctx_tick,
+    .flush = pmb_ctx_flush,
     .fini = kafka_fini,
 };
 

@@ -314,24 +314,6 @@ fail:
     return rc;
 }
 
-static int mongo_process(void *vctx, struct pm_batch *b)
-{
-    struct mongo_ctx *c = vctx;
-    return pmb_out_process(c->out, b);
-}
-
-static int mongo_tick(void *vctx, const pm_ts_t *now)
-{
-    struct mongo_ctx *c = vctx;
-    return pmb_out_tick(c->out, now);
-}
-
-static int mongo_flush(void *vctx, int reason)
-{
-    struct mongo_ctx *c = vctx;
-    return pmb_out_flush(c->out, reason);
-}
-
 static void mongo_fini(void *vctx)
 {
     struct mongo_ctx *c = vctx;
@@ -353,9 +335,9 @@ static const struct pm_module_desc mongo_desc = {
     .options = mongo_options,
     .config_size = sizeof(struct mongo_config),
     .init = mongo_init,
-    .process = mongo_process,
-    .tick = mongo_tick,
-    .flush = mongo_flush,
+    .process = pmb_ctx_process,
+    .tick = pmb_ctx_tick,
+    .flush = pmb_ctx_flush,
     .fini = mongo_fini,
 };
 

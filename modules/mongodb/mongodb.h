@@ -34,10 +34,10 @@ struct mongo_config {
 #define MONGO_DONE_MAX 256 /* collections remembered as indexed */
 
 struct mongo_ctx {
+    struct pmb_out *out; /* first: pmb_ctx_process/tick/flush */
     const struct pm_host *host;
     const struct pm_instance *inst;
     struct mongo_config *cfg;
-    struct pmb_out *out;
     struct pmb_out_config outcfg; /* cfg->out + mongo_time_roundoff */
     char hostname[256];
     int port;
