@@ -41,6 +41,26 @@ static int trigger_set(const struct pmd *d, const struct pm_option *o,
     return e->value[0] != 0;
 }
 
+/* Does the aggregate of pipeline name list any of prims (NULL-terminated)? */
+static int aggregates_any(const struct pmd *d, const char *name,
+                          const char *const *prims)
+{
+    const struct conf_entry *e;
+    char *list, *tok, *save = NULL;
+    int hit = 0;
+    if (!prims || !*prims)
+        return 0;
+    e = conf_lookup(&d->conf, "aggregate", name, NULL);
+    if (!e || !(list = strdup(e->value)))
+        return 0;
+    for (tok = strtok_r(list, ", \t", &save); tok && !hit;
+         tok = strtok_r(NULL, ", \t", &save))
+        for (const char *const *p = prims; *p && !hit; p++)
+            hit = !strcmp(tok, *p);
+    free(list);
+    return hit;
+}
+
 static const char *a_kind(uint32_t kind)
 {
     switch (kind) {
@@ -262,6 +282,8 @@ int pmd_plan_implicit(struct pmd *d)
                 if ((o->flags & PM_OPTF_TRIGGER) &&
                     trigger_set(d, o, p->name))
                     on = 1;
+            if (!on && aggregates_any(d, p->name, tf[i]->d->trigger_prims))
+                on = 1;
             if (!on)
                 continue;
             if (!(s = stage_new(d, sizeof(*s), tf[i], p->name, p->name, e)) ||

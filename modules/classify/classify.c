@@ -460,8 +460,20 @@ static int classify_init(const struct pm_host *host,
     int rc;
 
     if (!cfg->classifiers || !*cfg->classifiers) {
-        host->log(inst, PM_LOG_ERR, "classifiers: no directory given");
-        return -EINVAL;
+        /* inserted because the aggregate has `class` (pmacct: nDPI) */
+        const char *dir = getenv("PMACCT_CLASSIFIERS_DIR");
+        free(cfg->classifiers);
+        cfg->classifiers = strdup(dir && *dir ? dir : CLS_DEFAULT_DIR);
+        if (!cfg->engines || !*cfg->engines) {
+            free(cfg->engines);
+            cfg->engines = strdup("ndpi");
+        }
+        if (!cfg->classifiers || !cfg->engines)
+            return -ENOMEM;
+        host->log(inst, PM_LOG_INFO,
+                  "aggregate has class and no classifiers directory: "
+                  "engines %s from %s",
+                  cfg->engines, cfg->classifiers);
     }
     if (!cfg->tentatives)
         cfg->tentatives = 1;
@@ -580,6 +592,9 @@ static int classify_process(void *vctx, struct pm_batch *b)
     return 0;
 }
 
+/* pmacct: `class` in the aggregate turns classification on (nDPI). */
+static const char *const classify_trigger_prims[] = {"class", NULL};
+
 static const struct pm_module_desc classify_desc = {
     PM_MODULE_HEAD(PM_KIND_TRANSFORM),
     .name = "classify",
@@ -592,6 +607,7 @@ static const struct pm_module_desc classify_desc = {
     .init = classify_init,
     .process = classify_process,
     .fini = classify_fini,
+    .trigger_prims = classify_trigger_prims,
 };
 
 PM_MODULE_EXPORT(classify_desc)

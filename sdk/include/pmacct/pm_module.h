@@ -160,6 +160,11 @@ struct pm_module_desc {
     int (*reload)(void *ctx);
     void (*stop)(void *ctx);
     void (*fini)(void *ctx);
+
+    /* Transforms: NULL-terminated primitive names; a pipeline whose
+     * aggregate names any of them gets this transform inserted, as a set
+     * trigger key would (classify: "class").  NULL: none. */
+    const char *const *trigger_prims;
 };
 
 /* The exported entry point: `const struct pm_module_desc *
