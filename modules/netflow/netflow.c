@@ -119,6 +119,7 @@ int nf_ctx_init(struct nf_ctx *c, const struct pm_host *host,
     c->host = host;
     c->inst = inst;
     c->cfg = cfg;
+    c->renorm_deferred = host->conf_get(inst, "sampling_map") != NULL;
     c->thcap = 1024;
     c->shcap = 256;
     c->th = calloc(c->thcap, sizeof(*c->th));
@@ -279,7 +280,7 @@ void nf_rec_done(struct nf_ctx *c, struct pm_rec *r)
         pm_pset_clear(&r->present, PM_P_SRC_AS);
         pm_pset_clear(&r->present, PM_P_DST_AS);
     }
-    if (cfg->renormalize && r->sampling_rate > 1) {
+    if (cfg->renormalize && r->sampling_rate > 1 && !c->renorm_deferred) {
         r->packets *= r->sampling_rate;
         r->bytes *= r->sampling_rate;
         /* renormalised: reported as unsampled, as nfacctd 1.7.7 does */

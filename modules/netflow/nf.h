@@ -154,6 +154,8 @@ struct nf_ctx {
     uint64_t pend_bytes;
     uint32_t npend;
     int stop;
+    int renorm_deferred; /* sampling_map set: the sampling transform
+                            renormalises (with the map's rates) */
     struct pm_batch *b; /* batch being filled */
     uint64_t *c_datagrams, *c_records, *c_malformed, *c_unknown_template,
         *c_seq_gaps, *c_dropped_pending, *c_templates, *c_templates_refused,

@@ -180,24 +180,21 @@ static void scale(struct pm_rec *r, uint32_t n)
 
 /*
  * A flow record's rate from sampling_map (or the collector's ext rate).
- * The collectors renormalise before any transform runs: with
- * nfacctd/sfacctd_renormalize a record whose exporter reported a rate R
- * arrives multiplied by R with sampling_rate 1, and R is gone.  So:
+ * sampling_map is global, and when it is set the collectors leave
+ * renormalisation (nfacctd/sfacctd_renormalize) to this transform, so a
+ * record arrives with the rate its exporter reported (0: none):
  * - renormalisation off: the map's rate replaces the reported one (pmacct:
  *   "if a router is not in the map, the rate it advertises applies");
- * - renormalisation on: the map's rate is applied (counters multiplied,
- *   sampling_rate 1) to records whose exporter reported no rate (0);
- *   records the collector already renormalised are left as they are.
+ * - renormalisation on: counters are multiplied by the map's rate, else by
+ *   the reported one, else by the ext rate, and sampling_rate becomes 1.
  */
 static void apply_flow_rate(struct pm_rec *r, uint32_t rate, int renorm)
 {
     if (!renorm) {
         r->sampling_rate = rate;
-    } else if (r->sampling_rate == 0) {
+    } else {
         scale(r, rate);
         r->sampling_rate = 1;
-    } else {
-        return;
     }
     pm_rec_set(r, PM_P_SAMPLING_RATE);
 }
@@ -230,12 +227,15 @@ static int sampling_process(void *vctx, struct pm_batch *b)
             if (c->map)
                 rate = smap_lookup(c->map, &r->peer_src_ip, r->in_iface,
                                    r->out_iface);
+            int renorm = c->nf_renorm || c->sf_renorm;
             if (rate)
                 hits++;
             else if (!r->sampling_rate)
                 rate = (uint32_t)(cfg->nf_ext ? cfg->nf_ext : cfg->sf_ext);
+            else if (renorm && c->map)
+                rate = r->sampling_rate; /* the collector left it to us */
             if (rate)
-                apply_flow_rate(r, rate, c->nf_renorm || c->sf_renorm);
+                apply_flow_rate(r, rate, renorm);
         } else if (c->pkt_ext) {
             r->sampling_rate = c->pkt_ext;
             if (c->pkt_renorm) {

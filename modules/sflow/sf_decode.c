@@ -390,7 +390,7 @@ static void finish_flow(struct sf_ctx *ctx, struct sf_dgram *d,
     r->packets = 1;
     r->bytes = s->frame_len;
     r->flows = 0;
-    if (ctx->cfg->renormalize && rate) {
+    if (ctx->cfg->renormalize && rate && !ctx->renorm_deferred) {
         r->packets *= rate;
         r->bytes *= rate;
         r->sampling_rate = 1;

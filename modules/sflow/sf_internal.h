@@ -91,6 +91,8 @@ struct sf_ctx {
     struct pm_exptab exp; /* per-agent statistics (by agent address) */
     uint64_t *c_denied;
     int stop; /* set by stop() (atomic): this receiver ends */
+    int renorm_deferred; /* sampling_map set: the sampling transform
+                            renormalises (with the map's rates) */
 };
 
 /* ---- bounded XDR cursor ---------------------------------------------------

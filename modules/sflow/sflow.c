@@ -177,6 +177,7 @@ static int sf_ctx_init(struct sf_ctx *ctx, const struct pm_host *host,
     ctx->host = host;
     ctx->inst = inst;
     ctx->cfg = cfg;
+    ctx->renorm_deferred = host->conf_get(inst, "sampling_map") != NULL;
     ctx->agents = calloc(SF_AGENTS, sizeof(*ctx->agents));
     if (!ctx->agents || pm_exptab_init(&ctx->exp, 0) < 0) {
         sf_ctx_fini(ctx);

@@ -272,9 +272,11 @@ static void test_map_flows(void **state)
     unlink(path);
 }
 
-/* flows with nfacctd_renormalize: records the collector left unscaled
- * (no reported rate) are scaled by the map's rate; those it already
- * renormalised (rate 1) are left alone. */
+/* flows with nfacctd_renormalize and a sampling_map: the collector leaves
+ * renormalisation to the transform (records keep their reported rate), so
+ * counters are multiplied by the map's rate when the map has the exporter
+ * (replacing a reported rate, as pmacct), else by the reported rate; the
+ * rate becomes 1. */
 static void test_map_flows_renormalize(void **state)
 {
     struct smp s;
@@ -285,10 +287,12 @@ static void test_map_flows_renormalize(void **state)
     fakehost_conf("nfacctd_renormalize", "true");
     assert_int_equal(smp_open(&s, "sampling_map", path, NULL, NULL), 0);
     b = fakehost_batch(8);
-    flow(b, 0, "192.0.2.1", 0, 0);
-    flow(b, 1, "192.0.2.1", 0, 1);
-    flow(b, 2, "2001:db8::5", 0, 0);
-    b->n = 3;
+    flow(b, 0, "192.0.2.1", 0, 0);    /* map 1024, none reported */
+    flow(b, 1, "192.0.2.1", 0, 4);    /* map 1024 replaces 4 */
+    flow(b, 2, "2001:db8::5", 0, 0);  /* map 100 */
+    flow(b, 3, "198.51.100.200", 0, 4); /* not in the map: reported 4 */
+    flow(b, 4, "198.51.100.201", 0, 0); /* nothing known: untouched */
+    b->n = 5;
     assert_int_equal(s.d->process(s.ctx, b), 0);
     r = pm_batch_rec(b, 0);
     assert_int_equal(r->packets, 10240);
@@ -296,11 +300,18 @@ static void test_map_flows_renormalize(void **state)
     assert_int_equal(r->flows, 1024);
     assert_int_equal(r->sampling_rate, 1);
     r = pm_batch_rec(b, 1);
-    assert_int_equal(r->packets, 10);
+    assert_int_equal(r->packets, 10240);
     assert_int_equal(r->sampling_rate, 1);
     r = pm_batch_rec(b, 2);
     assert_int_equal(r->packets, 1000);
     assert_int_equal(r->sampling_rate, 1);
+    r = pm_batch_rec(b, 3);
+    assert_int_equal(r->packets, 40);
+    assert_int_equal(r->bytes, 4000);
+    assert_int_equal(r->sampling_rate, 1);
+    r = pm_batch_rec(b, 4);
+    assert_int_equal(r->packets, 10);
+    assert_int_equal(r->sampling_rate, 0);
     smp_close(&s);
     unlink(path);
 }
