@@ -15,29 +15,8 @@
 #    aggregate src_host,dst_host,src_port,dst_port,proto,vlan), checks the
 #    sorted outputs are identical, prints wall times and the ratio.
 set -u
-src=$(cd "$(dirname "$0")/.." && pwd)
-NPKTS=${NPKTS:-1000000}
-NFLOWS=${NFLOWS:-10000}
-RUNS=${RUNS:-3}
-REF=${PM_REF_PMACCTD:-/usr/sbin/pmacctd}
-build=${1:-}
-if [ -z "$build" ]; then
-    for b in "$src/_build" /tmp/build-*; do [ -x "$b/pmacctd" ] && { build=$b; break; }; done
-fi
-OURS=${PM_OUR_PMACCTD:-${build:+$build/pmacctd}}
-if [ -z "${PMACCT_MODULE_DIR:-}" ] && [ -n "$build" ]; then
-    PMACCT_MODULE_DIR=$(ls -d "$build"/modules/*/.libs 2>/dev/null | tr '\n' ':')
-    export PMACCT_MODULE_DIR
-fi
-W=$(mktemp -d /tmp/pmbench.XXXXXX)
-[ "${KEEP:-}" = 1 ] || trap 'rm -rf "$W"' EXIT
-
-cc -std=c11 -O2 -o "$W/pcapgen" "$src/tests/gen/pcapgen.c" || exit 1
-"$W/pcapgen" bench "$W/bench.pcap" "$NPKTS" "$NFLOWS" || exit 1
-"$W/pcapgen" one "$W/one.pcap" 2>/dev/null || exit 1
-echo "capture: $NPKTS packets, $NFLOWS flows, $(du -m "$W/bench.pcap" | cut -f1) MB"
-
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
+. "$(dirname "$0")/savefile_lib.sh"
+bench_setup "$@"
 
 conf() { # conf NAME PCAP
     cat >"$W/$1.conf" <<CONF
@@ -53,55 +32,4 @@ plugin_buffer_size: 102400
 CONF
 }
 
-# wall BIN CONF: seconds (ms precision) of one run, or exit
-wall() {
-    local t0 t1
-    t0=$(date +%s%N)
-    "$1" -f "$2" >"$2.log" 2>&1 </dev/null || { echo "$1 -f $2 failed:" >&2; tail "$2.log" >&2; exit 1; }
-    t1=$(date +%s%N)
-    calc "($t1 - $t0) / 1000000000"
-}
-
-best() { # best BIN CONF: min over RUNS
-    local b= t i
-    for i in $(seq "$RUNS"); do
-        t=$(wall "$1" "$2")
-        if [ -z "$b" ] || [ "$(calc "$t < $b")" = 1.000 ]; then b=$t; fi
-    done
-    echo "$b"
-}
-
-exec 9>>/tmp/pmacct-ref.lock
-flock 9
-conf ref-empty "$W/one.pcap"
-conf ref "$W/bench.pcap"
-base=$(best "$REF" "$W/ref-empty.conf")
-ref=$(best "$REF" "$W/ref.conf")
-flock -u 9
-refnet=$(calc "$ref - $base")
-printf 'reference: %ss wall, %ss fixed start (1-packet capture), %ss net, %s pkt/s\n' \
-    "$ref" "$base" "$refnet" "$(calc "$NPKTS / $refnet" 0)"
-
-if [ -z "$OURS" ] || [ ! -x "$OURS" ]; then
-    echo "ours: not built (give the build dir as argument)"
-    exit 0
-fi
-conf ours-empty "$W/one.pcap"
-conf ours "$W/bench.pcap"
-obase=$(best "$OURS" "$W/ours-empty.conf")
-ours=$(best "$OURS" "$W/ours.conf")
-printf 'ours:      %ss wall, %ss on a 1-packet capture, %s pkt/s\n' \
-    "$ours" "$obase" "$(calc "$NPKTS / $ours" 0)"
-
-sortcsv() { head -n1 "$1"; tail -n +2 "$1" | LC_ALL=C sort; }
-if cmp -s <(sortcsv "$W/ref.csv") <(sortcsv "$W/ours.csv"); then
-    echo "outputs: identical ($(($(wc -l <"$W/ref.csv") - 1)) rows)"
-    same=1
-else
-    echo "outputs: DIFFER (ref $(wc -l <"$W/ref.csv") lines, ours $(wc -l <"$W/ours.csv") lines)"
-    diff <(sortcsv "$W/ref.csv") <(sortcsv "$W/ours.csv") | head -n 10
-    same=0
-fi
-printf 'ratio: ours is %sx the reference speed (reference net time / our wall time)\n' \
-    "$(calc "$refnet / $ours" 2)"
-[ $same = 1 ]
+bench_compare
