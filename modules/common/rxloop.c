@@ -7,6 +7,7 @@
  * `*_threads` value parser.  Runs on the receiver's own thread.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -128,5 +129,55 @@ int pm_rx_loop(struct pm_rx *w, const struct pm_rx_ops *ops, void *ud)
 out:
     ops->flush(ud);
     publish(w, 1);
+    return rc;
+}
+
+struct rx_thread {
+    int (*loop)(void *ud, unsigned i);
+    void *ud;
+    unsigned i;
+    int rc;
+    int started;
+    pthread_t th;
+};
+
+static void *rx_thread_main(void *arg)
+{
+    struct rx_thread *t = arg;
+    t->rc = t->loop(t->ud, t->i);
+    return NULL;
+}
+
+int pm_rx_run_all(const struct pm_host *host, const struct pm_instance *inst,
+                  unsigned n, int (*loop)(void *ud, unsigned i),
+                  void (*stop)(void *ud, unsigned i), void *ud)
+{
+    struct rx_thread t[PM_UDPIN_MAX_GROUP];
+    int rc;
+    if (n > PM_UDPIN_MAX_GROUP)
+        n = PM_UDPIN_MAX_GROUP;
+    memset(t, 0, sizeof(t));
+    for (unsigned i = 1; i < n; i++) {
+        t[i].loop = loop;
+        t[i].ud = ud;
+        t[i].i = i;
+        if (pthread_create(&t[i].th, NULL, rx_thread_main, &t[i]) != 0) {
+            PM_ERR(host, inst, "cannot start receiver thread %u", i);
+            for (unsigned j = 0; j < n; j++)
+                stop(ud, j);
+            break;
+        }
+        t[i].started = 1;
+    }
+    rc = loop(ud, 0);
+    for (unsigned i = 1; i < n; i++) {
+        if (!t[i].started)
+            continue;
+        /* one receiver ending (error, savefile end) ends them all */
+        stop(ud, i);
+        pthread_join(t[i].th, NULL);
+        if (t[i].rc < 0 && rc >= 0)
+            rc = t[i].rc;
+    }
     return rc;
 }

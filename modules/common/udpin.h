@@ -210,6 +210,13 @@ struct pm_rx {
  * the end. */
 int pm_rx_loop(struct pm_rx *w, const struct pm_rx_ops *ops, void *ud);
 
+/* Run receivers 0..n-1: loop(ud, i) for i >= 1 on threads of their own,
+ * loop(ud, 0) on the caller's; when receiver 0 ends the others are stopped
+ * (stop(ud, i)) and joined.  Receiver 0's result, or the first error. */
+int pm_rx_run_all(const struct pm_host *host, const struct pm_instance *inst,
+                  unsigned n, int (*loop)(void *ud, unsigned i),
+                  void (*stop)(void *ud, unsigned i), void *ud);
+
 /* `<prefix>_threads`: empty = 1, "auto" = CPUs online, else 1 to
  * PM_UDPIN_MAX_GROUP; an error names key and value. */
 int pm_rx_parse_threads(const struct pm_host *host,

@@ -353,9 +353,6 @@ struct nf_worker {
     struct nf_mod *m;
     struct nf_ctx *c;
     unsigned idx;
-    pthread_t th;
-    int started;
-    int rc;
 };
 
 struct nf_mod {
@@ -503,11 +500,16 @@ static int nf_loop(struct nf_worker *w)
     return pm_rx_loop(&rx, &nf_rx_ops, c);
 }
 
-static void *nf_thread(void *arg)
+static int nf_loop_i(void *ud, unsigned i)
 {
-    struct nf_worker *w = arg;
-    w->rc = nf_loop(w);
-    return NULL;
+    struct nf_mod *m = ud;
+    return nf_loop(&m->w[i]);
+}
+
+static void nf_stop_i(void *ud, unsigned i)
+{
+    struct nf_mod *m = ud;
+    __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
 }
 
 static void *nf_stream_thread(void *arg)
@@ -529,27 +531,7 @@ static int nf_run(void *ctx)
         }
         m->stream_started = 1;
     }
-    for (unsigned i = 1; i < m->n; i++) {
-        if (pthread_create(&m->w[i].th, NULL, nf_thread, &m->w[i]) != 0) {
-            m->c0.host->log(m->c0.inst, PM_LOG_ERR,
-                            "cannot start receiver thread %u", i);
-            for (unsigned j = 0; j < m->n; j++)
-                __atomic_store_n(&m->w[j].c->stop, 1, __ATOMIC_RELAXED);
-            break;
-        }
-        m->w[i].started = 1;
-    }
-    rc = nf_loop(&m->w[0]);
-    for (unsigned i = 1; i < m->n; i++) {
-        if (!m->w[i].started)
-            continue;
-        /* one receiver ending (error) ends them all */
-        __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
-        pthread_join(m->w[i].th, NULL);
-        m->w[i].started = 0;
-        if (m->w[i].rc < 0 && rc >= 0)
-            rc = m->w[i].rc;
-    }
+    rc = pm_rx_run_all(m->c0.host, m->c0.inst, m->n, nf_loop_i, nf_stop_i, m);
     if (m->stream_started) {
         nf_stream_stop(m->stream);
         pthread_join(m->stream_th, NULL);
@@ -566,7 +548,7 @@ static void nf_stop(void *ctx)
 {
     struct nf_mod *m = ctx;
     for (unsigned i = 0; i < m->n; i++)
-        __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
+        nf_stop_i(m, i);
     nf_stream_stop(m->stream);
 }
 

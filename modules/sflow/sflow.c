@@ -90,9 +90,6 @@ struct sf_worker {
     struct sf_mod *m;
     struct sf_ctx *c;
     unsigned idx;
-    pthread_t th;
-    int started;
-    int rc;
 };
 
 struct sf_mod {
@@ -146,11 +143,16 @@ static int sf_loop(struct sf_worker *w)
     return rc;
 }
 
-static void *sf_thread(void *arg)
+static int sf_loop_i(void *ud, unsigned i)
 {
-    struct sf_worker *w = arg;
-    w->rc = sf_loop(w);
-    return NULL;
+    struct sf_mod *m = ud;
+    return sf_loop(&m->w[i]);
+}
+
+static void sf_stop_i(void *ud, unsigned i)
+{
+    struct sf_mod *m = ud;
+    __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- module callbacks ---------------------------------------------------- */
@@ -308,27 +310,7 @@ static int sf_run(void *vctx)
     struct sf_mod *m = vctx;
     int rc;
 
-    for (unsigned i = 1; i < m->n; i++) {
-        if (pthread_create(&m->w[i].th, NULL, sf_thread, &m->w[i]) != 0) {
-            PM_ERR(m->c0.host, m->c0.inst, "cannot start receiver thread %u",
-                   i);
-            for (unsigned j = 0; j < m->n; j++)
-                __atomic_store_n(&m->w[j].c->stop, 1, __ATOMIC_RELAXED);
-            break;
-        }
-        m->w[i].started = 1;
-    }
-    rc = sf_loop(&m->w[0]);
-    for (unsigned i = 1; i < m->n; i++) {
-        if (!m->w[i].started)
-            continue;
-        /* one receiver ending (error, savefile end) ends them all */
-        __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
-        pthread_join(m->w[i].th, NULL);
-        m->w[i].started = 0;
-        if (m->w[i].rc < 0 && rc >= 0)
-            rc = m->w[i].rc;
-    }
+    rc = pm_rx_run_all(m->c0.host, m->c0.inst, m->n, sf_loop_i, sf_stop_i, m);
     if (m->live)
         for (unsigned i = 0; i < m->n; i++)
             pm_exptab_log(&m->w[i].c->exp, m->c0.host, m->c0.inst,
@@ -340,7 +322,7 @@ static void sf_stop(void *vctx)
 {
     struct sf_mod *m = vctx;
     for (unsigned i = 0; i < m->n; i++)
-        __atomic_store_n(&m->w[i].c->stop, 1, __ATOMIC_RELAXED);
+        sf_stop_i(m, i);
 }
 
 static void sf_fini(void *vctx)
