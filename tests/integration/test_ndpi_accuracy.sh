@@ -14,6 +14,7 @@
 # each disagreement is printed, with the percentage.  Also run on
 # PM_NDPI_EXTRA_PCAPS (space-separated) when set.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/cls_servers.sh"
 
 need_ours
 need_module classify
@@ -46,57 +47,13 @@ wait_for "grep -q 'listening on' '$T/tcpdump.err'" 10 ||
     skip "tcpdump cannot capture on lo: $(cat "$T/tcpdump.err")"
 
 # ---- servers ---------------------------------------------------------------
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=example.test -days 1 \
-    -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null || fail "openssl req"
-mkdir -p "$T/www" "$T/ngx"
-echo "hello ndpi" >"$T/www/index.html"
-chmod 755 "$T" "$T/www"; chmod 644 "$T/www/index.html"
-cat >"$T/nginx.conf" <<EOF
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx.err;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $T/ngx; proxy_temp_path $T/ngx;
-    fastcgi_temp_path $T/ngx; uwsgi_temp_path $T/ngx; scgi_temp_path $T/ngx;
-    server { listen 127.0.0.1:$HP; root $T/www; error_page 405 =200 /index.html; }
-    server {
-        listen 127.0.0.1:$HSP ssl; root $T/www;
-        ssl_certificate $T/cert.pem; ssl_certificate_key $T/key.pem;
-    }
-}
-EOF
-nginx -c "$T/nginx.conf" -p "$T" 2>"$T/nginx.start" || skip "nginx: $(cat "$T/nginx.start")"
-on_exit "kill \$(cat '$T/nginx.pid' 2>/dev/null) 2>/dev/null"
-
-dnsmasq --keep-in-foreground --port="$DP" --listen-address="$DA" \
-    --bind-interfaces --no-resolv --no-hosts --address=/example.test/192.0.2.1 \
-    --pid-file="$T/dnsmasq.pid" --user=root 2>"$T/dnsmasq.err" &
-DM=$!
-on_exit "kill $DM 2>/dev/null"
-
+cls_cert
+CLS_PAGE="hello ndpi"
+cls_nginx "$HP" "$HSP"
+cls_dnsmasq "$DA" "$DP"
 NTLS=$((20 * N))
-openssl s_server -accept "127.0.0.1:$SP" -cert "$T/cert.pem" -key "$T/key.pem" \
-    -naccept $((NTLS + 1)) -quiet </dev/null >"$T/s_server.out" 2>&1 &
-SS=$!
-on_exit "kill $SS 2>/dev/null"
-
-mkdir -p /run/sshd 2>/dev/null
-ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" || fail "ssh-keygen"
-cat >"$T/sshd_config" <<EOF
-Port $SSHP
-ListenAddress 127.0.0.1
-HostKey $T/hostkey
-PidFile $T/sshd.pid
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-MaxStartups 100
-EOF
-"$SSHD" -D -e -f "$T/sshd_config" 2>"$T/sshd.err" &
-SD=$!
-on_exit "kill $SD 2>/dev/null"
+cls_s_server "$SP" $((NTLS + 1))
+cls_sshd "$SSHP"
 
 # ---- clients: one stream each --------------------------------------------
 wait_for "curl -s -o /dev/null http://127.0.0.1:$HP/" 10 || skip "nginx did not answer"
