@@ -53,7 +53,21 @@ done
 [ -x "$REF" ] || { echo "needs $REF (apt-get install pmacct)" >&2; exit 2; }
 
 W=$(mktemp -d /tmp/nf_replay.XXXXXX)
-[ "${KEEP:-}" = 1 ] || trap 'rm -rf "$W"' EXIT
+# The reference sets SO_RCVBUF, which the kernel caps at net.core.rmem_max;
+# ours uses SO_RCVBUFFORCE as root.  Raise the cap for the run (restored at
+# exit) so both get PIPE_SIZE: "the reference tuned with large buffers".
+RMEM_OLD=$(sysctl -n net.core.rmem_max 2>/dev/null || echo 0)
+if [ "$RMEM_OLD" -lt "$PIPE_SIZE" ] && sysctl -qw net.core.rmem_max="$PIPE_SIZE" 2>/dev/null; then
+    echo "net.core.rmem_max raised from $RMEM_OLD to $PIPE_SIZE for the run"
+else
+    [ "$RMEM_OLD" -lt "$PIPE_SIZE" ] && echo "warning: net.core.rmem_max is $RMEM_OLD (< $PIPE_SIZE) and cannot be raised: the reference gets the smaller buffer"
+    RMEM_OLD=
+fi
+cleanup() {
+    [ -n "$RMEM_OLD" ] && sysctl -qw net.core.rmem_max="$RMEM_OLD"
+    [ "${KEEP:-}" = 1 ] || rm -rf "$W"
+}
+trap cleanup EXIT
 export PMACCT_MODULE_DIR=$(ls -d "$B"/modules/*/.libs | tr '\n' ':')
 
 NFSEND=$B/bench/nfsend

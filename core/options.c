@@ -55,7 +55,13 @@ const struct pm_option pmd_core_options[] = {
     {"pipeline_overload", PM_OPT_ENUM, PM_OPTF_GLOBAL, CO(overload), "auto",
      "auto|block|drop",
      "full queue: block the capture or drop the batch (auto: block for "
-     "savefiles, drop for live input)",
+     "savefiles; for live input wait up to pipeline_overload_wait, then "
+     "drop until the queue half-drains)",
+     0},
+    {"pipeline_overload_wait", PM_OPT_UINT, PM_OPTF_GLOBAL, CO(overload_wait),
+     "1000", "ms",
+     "pipeline_overload auto, live input: how long a capture waits for room "
+     "in a full queue before that pipeline sheds load",
      0},
     {"files_umask", PM_OPT_STR, PM_OPTF_GLOBAL, CO(files_umask), NULL,
      "octal", "umask for files the daemon creates, e.g. 077", 0},
@@ -502,8 +508,9 @@ int pmd_resolve(struct pmd *d)
                                        NULL)));
         return -EINVAL;
     }
-    d->overload_drop = d->cc.overload == PMD_OVERLOAD_DROP ||
-                       (d->cc.overload == PMD_OVERLOAD_AUTO && !d->savefile);
+    d->overload = d->cc.overload;
+    if (d->overload == PMD_OVERLOAD_AUTO)
+        d->overload = d->savefile ? PMD_OVERLOAD_BLOCK : PMD_OVERLOAD_WAIT;
 
     /* 3. the plan */
     if ((rc = pmd_plan_explicit(d)) < 0 || (rc = pmd_plan_implicit(d)) < 0 ||
@@ -524,7 +531,8 @@ int pmd_resolve(struct pmd *d)
         else
             snprintf(buf, sizeof(buf), "%s", p->name);
         p->id = strdup(buf);
-        p->overload_drop = d->overload_drop;
+        p->overload = d->overload;
+        p->overload_wait_ns = d->cc.overload_wait * 1000000ull;
     }
 
     /* 4. key[name] must name an instance */

@@ -67,6 +67,10 @@ static int pool_init(struct bpool *p, uint32_t n, uint32_t cap,
         struct pm_batch *b = pmc_batch_new(cap, ARENA_BYTES, pktbuf);
         if (!b)
             return -ENOMEM;
+        /* fault the records in now (calloc leaves large blocks unmapped
+         * until touched): the first burst of traffic then does not pay a
+         * page fault per 4 KB of records */
+        memset(b->recs, 0, (size_t)b->cap * b->rec_size);
         b->core_private = p;
         p->all[i] = b;
         p->total++;
@@ -171,6 +175,67 @@ static void queue_full(struct pmd *d, struct pipeline *pl, uint32_t n)
                              pl->id, pl->q.cap, n);
 }
 
+/* Whether a push to pl would be dropped at once (drop policy, or a wait
+ * policy shedding load): then the copy for it is not made.  A shedding
+ * pipeline goes back to waiting once its queue is half empty. */
+static int drops_now(struct pipeline *pl)
+{
+    if (pl->overload == PMD_OVERLOAD_BLOCK)
+        return 0;
+    if (pmq_count(&pl->q) < pl->q.cap) /* racy peek: room, try the push */
+        return 0;
+    if (pl->overload == PMD_OVERLOAD_DROP)
+        return 1;
+    return __atomic_load_n(&pl->shedding, __ATOMIC_RELAXED);
+}
+
+/* Queue b for pl under its overload policy: 0, or -ENOBUFS (b not queued:
+ * the caller releases it and counts the drop). */
+static int push_to(struct pipeline *pl, struct pm_batch *b)
+{
+    int rc;
+    switch (pl->overload) {
+    case PMD_OVERLOAD_BLOCK:
+        return pmq_push(&pl->q, b, 1);
+    case PMD_OVERLOAD_DROP:
+        return pmq_push(&pl->q, b, 0);
+    default:
+        break;
+    }
+    /* PMD_OVERLOAD_WAIT: bursts wait (the kernel's socket buffer or
+     * capture ring holds the input meanwhile); a pipeline that takes
+     * nothing for overload_wait_ns sheds load until it half-drains, so a
+     * stuck pipeline does not hold the others back */
+    if (__atomic_load_n(&pl->shedding, __ATOMIC_RELAXED)) {
+        if (pmq_count(&pl->q) > pl->q.cap / 2)
+            return pmq_push(&pl->q, b, 0);
+        if (__atomic_exchange_n(&pl->shedding, 0, __ATOMIC_RELAXED)) {
+            struct stage *out = pl->st[pl->nst - 1];
+            out->d->host.log(&out->inst, PM_LOG_INFO,
+                             "pipeline '%s' keeps up again: the capture "
+                             "waits for it again when its queue is full",
+                             pl->id);
+        }
+    }
+    if (!pl->overload_wait_ns)
+        return pmq_push(&pl->q, b, 0);
+    rc = pmq_push_until(&pl->q, b, pmq_mono_ns() + pl->overload_wait_ns);
+    if (rc == -ETIMEDOUT) {
+        if (!__atomic_exchange_n(&pl->shedding, 1, __ATOMIC_RELAXED)) {
+            struct stage *out = pl->st[pl->nst - 1];
+            out->d->host.log(&out->inst, PM_LOG_WARNING,
+                             "pipeline '%s' took nothing for %llu ms: "
+                             "dropping its batches until its queue is half "
+                             "empty (dropped_queue_full counts them)",
+                             pl->id,
+                             (unsigned long long)(pl->overload_wait_ns /
+                                                  1000000ull));
+        }
+        return -ENOBUFS;
+    }
+    return rc;
+}
+
 int pmd_batch_emit(const struct pm_instance *inst, struct pm_batch *b)
 {
     struct capture *c = cap_of(inst);
@@ -188,13 +253,10 @@ int pmd_batch_emit(const struct pm_instance *inst, struct pm_batch *b)
     for (i = 1; i < d->npls; i++) {
         struct pipeline *pl = d->pls[i];
         struct pm_batch *nb;
-        if (pl->overload_drop) {
-            /* racy peek: avoids a copy that would be dropped anyway */
-            if (pmq_count(&pl->q) >= pl->q.cap) {
-                queue_full(d, pl, n);
-                rc = -ENOBUFS;
-                continue;
-            }
+        if (drops_now(pl)) {
+            queue_full(d, pl, n);
+            rc = -ENOBUFS;
+            continue;
         }
         nb = pool_get(&pl->pool, &d->stop_all);
         if (!nb)
@@ -205,13 +267,13 @@ int pmd_batch_emit(const struct pm_instance *inst, struct pm_batch *b)
             continue;
         }
         nb->origin = b->origin;
-        if (pmq_push(&pl->q, nb, !pl->overload_drop) < 0) {
+        if (push_to(pl, nb) < 0) {
             pool_put(nb);
             queue_full(d, pl, n);
             rc = -ENOBUFS;
         }
     }
-    if (pmq_push(&d->pls[0]->q, b, !d->pls[0]->overload_drop) < 0) {
+    if (push_to(d->pls[0], b) < 0) {
         pool_put(b);
         queue_full(d, d->pls[0], n);
         rc = -ENOBUFS;

@@ -546,10 +546,17 @@ void pmd_print_plan(struct pmd *d, FILE *f)
     fprintf(f, "config: %s\n",
             d->conf.main_file ? d->conf.main_file : "(command line)");
     fprintf(f, "module path: %s\n", modset_dirs_text(&d->mods));
-    fprintf(f, "batches: %u records, %u per queue, overload: %s%s\n",
-            d->batch_size, d->queue_batches,
-            d->overload_drop ? "drop" : "block",
-            d->savefile ? " (finite input)" : "");
+    if (d->overload == PMD_OVERLOAD_WAIT)
+        fprintf(f,
+                "batches: %u records, %u per queue, overload: wait %llu ms, "
+                "then drop\n",
+                d->batch_size, d->queue_batches,
+                (unsigned long long)d->cc.overload_wait);
+    else
+        fprintf(f, "batches: %u records, %u per queue, overload: %s%s\n",
+                d->batch_size, d->queue_batches,
+                d->overload == PMD_OVERLOAD_DROP ? "drop" : "block",
+                d->savefile ? " (finite input)" : "");
     for (i = 0; i < d->ncaps; i++)
         print_stage(d, f, &d->caps[i]->st, "");
     for (i = 0; i < d->npls; i++) {

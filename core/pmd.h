@@ -102,7 +102,15 @@ void modset_free(struct modset *ms);
 const char *kind_name(uint32_t kind);
 
 /* ---- core options -------------------------------------------------------- */
-enum { PMD_OVERLOAD_AUTO = 0, PMD_OVERLOAD_BLOCK, PMD_OVERLOAD_DROP };
+/* pipeline_overload; PMD_OVERLOAD_WAIT is what auto means for live input:
+ * wait up to pipeline_overload_wait for room, then shed (drop) until the
+ * queue half-drains */
+enum {
+    PMD_OVERLOAD_AUTO = 0,
+    PMD_OVERLOAD_BLOCK,
+    PMD_OVERLOAD_DROP,
+    PMD_OVERLOAD_WAIT
+};
 
 struct core_conf {
     int daemonize;
@@ -118,6 +126,7 @@ struct core_conf {
     uint64_t batch_size;
     uint64_t queue_batches;
     int overload;
+    uint64_t overload_wait; /* ms */
     char *files_umask;
     char *aggregate_primitives;
     int enc[4]; /* JSON/text encodings: host->render_flags() */
@@ -172,7 +181,9 @@ struct pipeline {
     uint32_t sum_mode;
     pm_pset_t aggset;
     const struct conf_entry *origin;
-    int overload_drop;
+    int overload; /* PMD_OVERLOAD_BLOCK, _DROP or _WAIT */
+    uint64_t overload_wait_ns;
+    int shedding; /* _WAIT: a wait timed out, drop until half empty (atomic) */
     int explicit_form;
     /* runtime */
     struct pmq q; /* captures -> this pipeline's thread */
@@ -216,7 +227,7 @@ struct pmd {
     size_t nsvcs;
     int savefile;
     uint32_t batch_size, queue_batches, snaplen, capf;
-    int overload_drop;
+    int overload; /* PMD_OVERLOAD_BLOCK, _DROP or _WAIT */
     struct pm_host host;
     uint32_t next_instance_id;
     pm_pset_t agg_union;

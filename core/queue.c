@@ -188,14 +188,12 @@ static void wake_consumer(struct pmq *q)
     }
 }
 
-int pmq_push(struct pmq *q, void *v, int block)
+int pmq_push_until(struct pmq *q, void *v, uint64_t deadline_ns)
 {
-    int i;
+    int i, rc = 0;
 
     if (try_push(q, v) == 0)
         goto pushed;
-    if (!block)
-        return -ENOBUFS;
     for (i = 0; i < PMQ_SPIN; i++) {
         cpu_relax();
         if (try_push(q, v) == 0)
@@ -207,16 +205,36 @@ int pmq_push(struct pmq *q, void *v, int block)
         atomic_fetch_add(&q->prod_sleeping, 1);
         atomic_thread_fence(memory_order_seq_cst);
         ok = try_push(q, v) == 0;
-        if (!ok)
+        if (!ok && deadline_ns && pmq_mono_ns() >= deadline_ns)
+            rc = -ETIMEDOUT;
+        else if (!ok && deadline_ns) {
+            struct timespec ts;
+            ts.tv_sec = (time_t)(deadline_ns / 1000000000ull);
+            ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
+            pthread_cond_timedwait(&q->nonfull, &q->mu, &ts);
+        } else if (!ok)
             pthread_cond_wait(&q->nonfull, &q->mu);
         atomic_fetch_sub(&q->prod_sleeping, 1);
-        if (ok)
+        if (ok || rc)
             break;
     }
     pthread_mutex_unlock(&q->mu);
+    if (rc)
+        return rc;
 pushed:
     wake_consumer(q);
     return 0;
+}
+
+int pmq_push(struct pmq *q, void *v, int block)
+{
+    if (!block) {
+        if (try_push(q, v) < 0)
+            return -ENOBUFS;
+        wake_consumer(q);
+        return 0;
+    }
+    return pmq_push_until(q, v, 0);
 }
 
 int pmq_pop_wait(struct pmq *q, void **out, uint64_t deadline_ns,

@@ -62,6 +62,10 @@ void pmq_fini(struct pmq *q);
  * with block it waits for room (a short spin, then asleep). */
 int pmq_push(struct pmq *q, void *v, int block);
 
+/* Push v, waiting for room until deadline_ns (CLOCK_MONOTONIC ns; 0: no
+ * deadline).  0, or -ETIMEDOUT with v not queued. */
+int pmq_push_until(struct pmq *q, void *v, uint64_t deadline_ns);
+
 /* An item or NULL when empty, without waiting. */
 void *pmq_try_pop(struct pmq *q);
 

@@ -209,6 +209,7 @@ void nf_flush(struct nf_ctx *c)
 {
     if (!c->b)
         return;
+    nf_count_records(c);
     if (c->b->n == 0) {
         c->host->batch_release(c->inst, c->b);
     } else {
@@ -244,7 +245,7 @@ struct pm_rec *nf_rec_new(struct nf_ctx *c, const struct nf_hdr *h)
     r->ts_export.sec = h->unix_secs;
     pm_rec_set(r, PM_P_TIMESTAMP_EXPORT);
     r->flows = 1;
-    cnt(c->c_records, 1);
+    c->nrec_pend++; /* counted per datagram: one atomic add (nf_datagram) */
     if (h->st)
         h->st->records++;
     return r;
@@ -299,8 +300,27 @@ void nf_rec_done(struct nf_ctx *c, struct pm_rec *r)
     }
 }
 
+static int nf_datagram1(struct nf_ctx *c, const uint8_t *p, uint32_t len,
+                        const pm_ip_t *exp, const pm_ts_t *arrival);
+
+void nf_count_records(struct nf_ctx *c)
+{
+    if (c->nrec_pend) {
+        cnt(c->c_records, c->nrec_pend);
+        c->nrec_pend = 0;
+    }
+}
+
 int nf_datagram(struct nf_ctx *c, const uint8_t *p, uint32_t len,
                 const pm_ip_t *exp, const pm_ts_t *arrival)
+{
+    int rc = nf_datagram1(c, p, len, exp, arrival);
+    nf_count_records(c);
+    return rc;
+}
+
+static int nf_datagram1(struct nf_ctx *c, const uint8_t *p, uint32_t len,
+                        const pm_ip_t *exp, const pm_ts_t *arrival)
 {
     struct nf_hdr h;
     memset(&h, 0, sizeof(h));

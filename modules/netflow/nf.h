@@ -157,6 +157,7 @@ struct nf_ctx {
     int renorm_deferred; /* sampling_map set: the sampling transform
                             renormalises (with the map's rates) */
     struct pm_batch *b; /* batch being filled */
+    uint32_t nrec_pend; /* records made, not yet added to c_records */
     uint64_t *c_datagrams, *c_records, *c_malformed, *c_unknown_template,
         *c_seq_gaps, *c_dropped_pending, *c_templates, *c_templates_refused,
         *c_options, *c_denied, *c_bad_version, *c_no_batch;
@@ -176,6 +177,8 @@ int nf_datagram(struct nf_ctx *c, const uint8_t *p, uint32_t len,
                 const pm_ip_t *exp, const pm_ts_t *arrival);
 /* Emit the batch being filled, if any. */
 void nf_flush(struct nf_ctx *c);
+/* Add the records made since the last call to the `records` counter. */
+void nf_count_records(struct nf_ctx *c);
 /* A fresh zeroed record in the current batch (emitting a full one), with
  * the fields every flow record carries; NULL when no batch is available. */
 struct pm_rec *nf_rec_new(struct nf_ctx *c, const struct nf_hdr *h);

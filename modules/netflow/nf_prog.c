@@ -1,15 +1,12 @@
 /*
- * nf_prog.c - NetFlow v9 / IPFIX information elements as operations, and
- * templates compiled into decode programs (see nf_prog.h).
+ * nf_prog.c - running the operations of NetFlow v9 / IPFIX information
+ * elements (see nf_prog.h; nf_build.c maps IEs to operations and compiles
+ * templates).
  *
- * nf_ie_op maps an IE (number, enterprise number, length) to an operation
- * once; nf_ie_exec performs it on a record.  The generic path (options
- * records, tests) and the compiled programs share both, so a template
- * decodes the same whichever path reads it.  IE semantics: IANA registry
- * (RFC 7012), v9 field types of RFC 3954 below 128, Cisco ASA NSEL types;
- * reduced-size encoding of unsigned integers (RFC 7011 §6.2) everywhere;
- * addresses and MACs of the wrong size ignored; enterprise-specific
- * elements skipped (custom primitives read them in nf_ie.c).
+ * nf_ie_exec performs one operation on a record; nf_prog_exec runs a
+ * template's compiled program (fast slots, then the other steps).  The
+ * generic path (options records, tests) and the compiled programs share
+ * the operations, so a template decodes the same whichever path reads it.
  *
  * Threads: capture thread only; a program is read-only once built.
  */
@@ -19,190 +16,6 @@
 #include "nf_prog.h"
 
 #define NTP_UNIX_OFFSET 2208988800ull
-
-unsigned nf_ie_op(const struct nf_field *f, uint32_t len, unsigned version)
-{
-    if (f->pen != 0)
-        return NF_OP_SKIP; /* enterprise-specific */
-    if (len == 0)
-        return NF_OP_SKIP;
-    switch (f->id) {
-    /* PSAMP interval/space: nfacctd 1.7.7 uses them only when 4 bytes
-     * long (softflowd); 2-byte ones (ipfix.dat) leave the flows unsampled
-     * there, and so here. */
-    case 305: /* samplingPacketInterval */
-        return len == 4 ? NF_OP_RATE : NF_OP_SKIP;
-    case 34: /* samplingInterval */
-    case 50: /* samplerRandomInterval (v9 FLOW_SAMPLER_RANDOM_INTERVAL) */
-        return NF_OP_RATE;
-    case 306: /* samplingPacketSpace: rate = (interval + space) / interval */
-        return len == 4 ? NF_OP_SPACE : NF_OP_SKIP;
-    case 48:  /* samplerId (v9 FLOW_SAMPLER_ID) */
-    case 302: /* selectorId */
-        return NF_OP_SAMPLER;
-    case 234:
-        return NF_OP_INVRF;
-    case 235:
-        return NF_OP_OUTVRF;
-    case 236:
-        return NF_OP_VRFNAME;
-    case 160:
-        return NF_OP_SYSINIT; /* systemInitTimeMilliseconds */
-    case 1:
-        return NF_OP_BYTES;
-    case 2:
-        return NF_OP_PKTS;
-    case 3:
-        return NF_OP_FLOWS;
-    case 85:
-        return NF_OP_TOTB;
-    case 86:
-        return NF_OP_TOTP;
-    case 23:
-        return NF_OP_POSTB;
-    case 24:
-        return NF_OP_POSTP;
-    case 231:
-        return NF_OP_INITB; /* initiatorOctets / NSEL fwd delta */
-    case 298:
-        return NF_OP_INITP;
-    case 4:
-        return NF_OP_PROTO;
-    case 5:
-        return NF_OP_TOS;
-    case 6:
-        return NF_OP_TCPFLAGS;
-    case 7:
-        return NF_OP_SRC_PORT;
-    case 11:
-        return NF_OP_DST_PORT;
-    case 8:
-        return len == 4 ? NF_OP_SRC4 : NF_OP_SKIP;
-    case 12:
-        return len == 4 ? NF_OP_DST4 : NF_OP_SKIP;
-    case 27:
-        return len == 16 ? NF_OP_SRC6 : NF_OP_SKIP;
-    case 28:
-        return len == 16 ? NF_OP_DST6 : NF_OP_SKIP;
-    case 9:
-    case 29:
-        return NF_OP_SRC_MASK;
-    case 13:
-    case 30:
-        return NF_OP_DST_MASK;
-    case 10:
-        return NF_OP_IN_IFACE;
-    case 14:
-        return NF_OP_OUT_IFACE;
-    case 252:
-        return NF_OP_IN_PHYS;
-    case 253:
-        return NF_OP_OUT_PHYS;
-    case 16:
-        return NF_OP_SRC_AS;
-    case 17:
-        return NF_OP_DST_AS;
-    case 128:
-        return NF_OP_PEER_DST_AS; /* bgpNextAdjacentAsNumber */
-    case 129:
-        return NF_OP_PEER_SRC_AS; /* bgpPrevAdjacentAsNumber */
-    case 18:
-        return len == 4 ? NF_OP_NH4 : NF_OP_SKIP;
-    case 63:
-        return len == 16 ? NF_OP_NH6 : NF_OP_SKIP;
-    case 21:
-        return NF_OP_LAST_UP;
-    case 22:
-        return NF_OP_FIRST_UP;
-    case 150:
-        return NF_OP_START_S;
-    case 151:
-        return NF_OP_END_S;
-    case 152:
-        return NF_OP_START_MS;
-    case 153:
-        return NF_OP_END_MS;
-    case 154:
-        return len == 8 ? NF_OP_START_NTP : NF_OP_SKIP;
-    case 156:
-        return len == 8 ? NF_OP_START_NTP_NS : NF_OP_SKIP;
-    case 155:
-        return len == 8 ? NF_OP_END_NTP : NF_OP_SKIP;
-    case 157:
-        return len == 8 ? NF_OP_END_NTP_NS : NF_OP_SKIP;
-    case 158:
-        return NF_OP_DSTART; /* flowStartDeltaMicroseconds */
-    case 159:
-        return NF_OP_DEND;
-    case 323:
-        return NF_OP_OBS; /* observationTimeMilliseconds */
-    case 56:
-    case 81:
-        return len == 6 ? NF_OP_SRC_MAC : NF_OP_SKIP;
-    case 80:
-    case 57:
-        return len == 6 ? NF_OP_DST_MAC : NF_OP_SKIP;
-    case 58:
-    case 243:
-        return NF_OP_VLAN;
-    case 59:
-    case 254:
-        return NF_OP_OUT_VLAN;
-    case 245:
-        return NF_OP_CVLAN;
-    case 61:
-        return NF_OP_DIRECTION;
-    case 89:
-        return NF_OP_FWD_STATUS;
-    case 90:
-        return len == 8 ? NF_OP_RD : NF_OP_SKIP;
-    case 249:
-        return NF_OP_PW_ID;
-    case 31:
-        return NF_OP_FLOW_LABEL;
-    case 70:
-    case 71:
-    case 72:
-    case 73:
-    case 74:
-    case 75:
-    case 76:
-    case 77:
-    case 78:
-    case 79:
-        return len >= 3 ? NF_OP_LABEL : NF_OP_SKIP;
-    case 225:
-        return len == 4 ? NF_OP_NATSRC4 : NF_OP_SKIP;
-    case 40001:
-        return len == 4 ? NF_OP_NATSRC4_OLD : NF_OP_SKIP;
-    case 226:
-        return len == 4 ? NF_OP_NATDST4 : NF_OP_SKIP;
-    case 40002:
-        return len == 4 ? NF_OP_NATDST4_OLD : NF_OP_SKIP;
-    case 281:
-        return len == 16 ? NF_OP_NATSRC6 : NF_OP_SKIP;
-    case 282:
-        return len == 16 ? NF_OP_NATDST6 : NF_OP_SKIP;
-    case 227:
-        return NF_OP_NATSP;
-    case 40003:
-        return NF_OP_NATSP_OLD;
-    case 228:
-        return NF_OP_NATDP;
-    case 40004:
-        return NF_OP_NATDP_OLD;
-    case 230:
-        return NF_OP_NAT_EVENT; /* natEvent (NEL) */
-    case 233:
-        return NF_OP_FWEV; /* firewallEvent */
-    case 40005:            /* NSEL (old ASA) NF_F_FW_EVENT */
-        return version == 9 ? NF_OP_FWEVX : NF_OP_SKIP;
-    case 315:
-        return NF_OP_FRAME; /* dataLinkFrameSection */
-    default:
-        return NF_OP_SKIP;
-    }
-}
 
 static void ts_ms(pm_ts_t *ts, uint64_t ms)
 {
@@ -578,6 +391,96 @@ void nf_ie_exec(struct nf_ctx *c, struct pm_rec *r, struct nf_flow *fl,
     exec_op(c, r, fl, op, id, v, len);
 }
 
+static inline __attribute__((always_inline)) uint64_t
+rd_fast(const uint8_t *v, uint32_t len)
+{
+    switch (len) {
+    case 1:
+        return v[0];
+    case 2:
+        return nf_rd16(v);
+    case 4:
+        return nf_rd32(v);
+    case 8:
+        return (uint64_t)nf_rd32(v) << 32 | nf_rd32(v + 4);
+    default:
+        return len <= 8 ? nf_rdn(v, len) : 0;
+    }
+}
+
+/* The fast slots of a fixed template (see nf_prog.h): the same effects as
+ * the operations in exec_op, for state nothing else in the template
+ * touches. */
+static inline __attribute__((always_inline)) void
+exec_fast(const struct nf_prog *pg, struct pm_rec *r, struct nf_flow *fl,
+          const uint8_t *p)
+{
+    const uint32_t m = pg->fastmask;
+#define ON(k) (m & (1u << (k)))
+#define V(k) (p + pg->foff[k])
+#define U(k) rd_fast(V(k), pg->flen[k])
+    if (ON(NFF_SRC4)) {
+        pm_ip_set4(&r->src_host, V(NFF_SRC4));
+        pm_rec_set(r, PM_P_SRC_HOST);
+    }
+    if (ON(NFF_DST4)) {
+        pm_ip_set4(&r->dst_host, V(NFF_DST4));
+        pm_rec_set(r, PM_P_DST_HOST);
+    }
+    if (ON(NFF_SRC6)) {
+        pm_ip_set6(&r->src_host, V(NFF_SRC6));
+        pm_rec_set(r, PM_P_SRC_HOST);
+        r->flags |= PM_RF_IPV6;
+    }
+    if (ON(NFF_DST6)) {
+        pm_ip_set6(&r->dst_host, V(NFF_DST6));
+        pm_rec_set(r, PM_P_DST_HOST);
+        r->flags |= PM_RF_IPV6;
+    }
+    if (ON(NFF_BYTES))
+        fl->bytes = U(NFF_BYTES), fl->have |= H_BYTES;
+    if (ON(NFF_PKTS))
+        fl->packets = U(NFF_PKTS), fl->have |= H_PKTS;
+    if (ON(NFF_PROTO))
+        SET(r, proto, PM_P_PROTO, (uint8_t)U(NFF_PROTO));
+    if (ON(NFF_TOS))
+        SET(r, tos, PM_P_TOS, (uint8_t)U(NFF_TOS));
+    if (ON(NFF_TCPFLAGS))
+        SET(r, tcpflags, PM_P_TCPFLAGS, (uint8_t)U(NFF_TCPFLAGS));
+    if (ON(NFF_SPORT))
+        SET(r, src_port, PM_P_SRC_PORT, (uint16_t)U(NFF_SPORT));
+    if (ON(NFF_DPORT))
+        SET(r, dst_port, PM_P_DST_PORT, (uint16_t)U(NFF_DPORT));
+    if (ON(NFF_SMASK))
+        SET(r, src_mask, PM_P_SRC_MASK, (uint8_t)U(NFF_SMASK));
+    if (ON(NFF_DMASK))
+        SET(r, dst_mask, PM_P_DST_MASK, (uint8_t)U(NFF_DMASK));
+    if (ON(NFF_IN))
+        SET(r, in_iface, PM_P_IN_IFACE, (uint32_t)U(NFF_IN));
+    if (ON(NFF_OUT))
+        SET(r, out_iface, PM_P_OUT_IFACE, (uint32_t)U(NFF_OUT));
+    if (ON(NFF_SAS))
+        SET(r, src_as, PM_P_SRC_AS, (uint32_t)U(NFF_SAS));
+    if (ON(NFF_DAS))
+        SET(r, dst_as, PM_P_DST_AS, (uint32_t)U(NFF_DAS));
+    if (ON(NFF_FIRST))
+        fl->first_up = (uint32_t)U(NFF_FIRST), fl->have |= H_FIRST;
+    if (ON(NFF_LAST))
+        fl->last_up = (uint32_t)U(NFF_LAST), fl->have |= H_LAST;
+    if (ON(NFF_START_MS))
+        ts_ms(&fl->start, U(NFF_START_MS)), fl->have |= H_START;
+    if (ON(NFF_END_MS))
+        ts_ms(&fl->end, U(NFF_END_MS)), fl->have |= H_END;
+    if (ON(NFF_START_S))
+        fl->start.sec = U(NFF_START_S), fl->start.usec = 0,
+        fl->have |= H_START;
+    if (ON(NFF_END_S))
+        fl->end.sec = U(NFF_END_S), fl->end.usec = 0, fl->have |= H_END;
+#undef ON
+#undef V
+#undef U
+}
+
 void nf_prog_exec(struct nf_ctx *c, const struct nf_tmpl *t, struct pm_rec *r,
                   struct nf_flow *fl, const uint8_t *p, const uint32_t *off,
                   const uint16_t *len)
@@ -585,8 +488,10 @@ void nf_prog_exec(struct nf_ctx *c, const struct nf_tmpl *t, struct pm_rec *r,
     const struct nf_prog *pg = t->prog;
     if (pg->fixed && off == pg->off) {
         /* offsets and lengths are the program's: no lookups at all */
-        for (uint32_t i = 0; i < pg->nsteps; i++) {
-            const struct nf_step *s = &pg->s[i];
+        if (pg->fastmask)
+            exec_fast(pg, r, fl, p);
+        for (uint32_t i = 0; i < pg->nrest; i++) {
+            const struct nf_step *s = &pg->rest[i];
             exec_op(c, r, fl, s->op, s->id, p + s->off, s->len);
         }
         return;
@@ -600,49 +505,6 @@ void nf_prog_exec(struct nf_ctx *c, const struct nf_tmpl *t, struct pm_rec *r,
         if (op != NF_OP_SKIP && l)
             exec_op(c, r, fl, op, s->id, p + off[s->idx], l);
     }
-}
-
-size_t nf_prog_bytes(uint16_t nfields)
-{
-    return sizeof(struct nf_prog) + (size_t)nfields * sizeof(struct nf_step) +
-           (size_t)nfields * sizeof(uint32_t) +
-           (size_t)nfields * sizeof(uint16_t) + 8;
-}
-
-struct nf_prog *nf_prog_build(const struct nf_tmpl *t, void *mem)
-{
-    struct nf_prog *pg = mem;
-    uint8_t *tail;
-    uint32_t off = 0;
-    memset(pg, 0, nf_prog_bytes(t->nfields));
-    tail = (uint8_t *)&pg->s[t->nfields];
-    pg->off = (uint32_t *)(void *)tail;
-    pg->len =
-        (uint16_t *)(void *)(tail + (size_t)t->nfields * sizeof(uint32_t));
-    pg->nfields = t->nfields;
-    pg->fixed = !t->varlen;
-    for (uint16_t i = 0; i < t->nfields; i++) {
-        const struct nf_field *f = &t->f[i];
-        unsigned op = f->len == 65535 && !f->pen
-                          ? NF_OP_VAR
-                          : nf_ie_op(f, f->len, t->version);
-        pg->off[i] = off;
-        pg->len[i] = f->len == 65535 ? 0 : f->len;
-        if (f->len != 65535)
-            off += f->len;
-        /* v9 options scope fields use their own type space */
-        if (op == NF_OP_SKIP ||
-            (t->options && t->version == 9 && i < t->nscope))
-            continue;
-        pg->s[pg->nsteps].off = pg->off[i];
-        pg->s[pg->nsteps].len = pg->len[i];
-        pg->s[pg->nsteps].idx = i;
-        pg->s[pg->nsteps].id = f->id;
-        pg->s[pg->nsteps].op = (uint8_t)op;
-        pg->nsteps++;
-    }
-    pg->reclen = off;
-    return pg;
 }
 
 int nf_prog_run(struct nf_ctx *c, struct nf_hdr *h, const struct nf_tmpl *t,

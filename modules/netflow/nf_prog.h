@@ -178,15 +178,55 @@ struct nf_step {
     uint8_t _pad;
 };
 
+/* Fast slots: on fixed data templates, the common operations that write
+ * state no other operation of the template touches (each appears once;
+ * addresses of one family only; one start and one end time) run
+ * straight-line, one predictable test per slot instead of a dispatch per
+ * field; the other steps (`rest`) then run in template order.  Equal to
+ * running every step in order: no rest step reads what a fast slot
+ * writes, except in/outPhysicalInterface, which gives way to
+ * in/outInterface in either order (tests/unit/test_nf_prog.c compares the
+ * paths on random templates). */
+enum nf_fast {
+    NFF_BYTES,
+    NFF_PKTS,
+    NFF_PROTO,
+    NFF_TOS,
+    NFF_TCPFLAGS,
+    NFF_SPORT,
+    NFF_DPORT,
+    NFF_SRC4,
+    NFF_DST4,
+    NFF_SRC6,
+    NFF_DST6,
+    NFF_SMASK,
+    NFF_DMASK,
+    NFF_IN,
+    NFF_OUT,
+    NFF_SAS,
+    NFF_DAS,
+    NFF_FIRST,
+    NFF_LAST,
+    NFF_START_MS,
+    NFF_END_MS,
+    NFF_START_S,
+    NFF_END_S,
+    NFF_COUNT
+};
+
 struct nf_prog {
     uint16_t nsteps;
     uint16_t nfields;
     uint32_t fixed;  /* no variable-length field: off/len are constant */
     uint32_t reclen; /* fixed: bytes of one record */
-    uint32_t _pad;
-    uint32_t *off; /* fixed: offset of each field in a record */
-    uint16_t *len; /* fixed: length of each field */
-    struct nf_step s[];
+    uint16_t nrest;    /* fixed: steps left to `rest` by the fast slots */
+    uint32_t fastmask; /* fixed: 1 << NFF_* of the slots in use */
+    uint16_t foff[NFF_COUNT]; /* fast slot: offset in the record */
+    uint8_t flen[NFF_COUNT];  /* fast slot: length */
+    uint32_t *off;            /* fixed: offset of each field in a record */
+    uint16_t *len;            /* fixed: length of each field */
+    struct nf_step *rest;     /* fixed: steps not in a fast slot, in order */
+    struct nf_step s[];       /* every step, in template order */
 };
 
 /* Operation of field f when it is `len` bytes long (version: 9 or 10). */

@@ -398,7 +398,7 @@ static void finish_flow(struct sf_ctx *ctx, struct sf_dgram *d,
         r->sampling_rate = rate;
     pm_rec_set(r, PM_P_SAMPLING_RATE);
     ctx->batch->n++;
-    pm_counter_add(ctx->c_records, 1);
+    ctx->nrec_pend++;
     if (d->ex)
         d->ex->records++;
 }
@@ -491,7 +491,7 @@ static int flow_sample_v5(struct sf_ctx *ctx, struct sf_dgram *d,
         }
     }
     finish_flow(ctx, d, r, &s, rate);
-    pm_counter_add(ctx->c_flow_samples, 1);
+    ctx->nfs_pend++;
     return 0;
 }
 
@@ -576,7 +576,7 @@ static int flow_sample_v24(struct sf_ctx *ctx, struct sf_dgram *d,
         return -1;
     }
     finish_flow(ctx, d, r, &s, rate);
-    pm_counter_add(ctx->c_flow_samples, 1);
+    ctx->nfs_pend++;
     return 0;
 }
 
@@ -602,8 +602,26 @@ static void seq_check(struct sf_ctx *ctx, struct sf_dgram *d)
     a->have_seq = 1;
 }
 
+static int decode1(struct sf_ctx *ctx, const uint8_t *p, size_t len,
+                   const pm_ip_t *sender, const pm_ts_t *ts);
+
 int sf_decode_datagram(struct sf_ctx *ctx, const uint8_t *p, size_t len,
                        const pm_ip_t *sender, const pm_ts_t *ts)
+{
+    int rc = decode1(ctx, p, len, sender, ts);
+    if (ctx->nrec_pend) {
+        pm_counter_add(ctx->c_records, ctx->nrec_pend);
+        ctx->nrec_pend = 0;
+    }
+    if (ctx->nfs_pend) {
+        pm_counter_add(ctx->c_flow_samples, ctx->nfs_pend);
+        ctx->nfs_pend = 0;
+    }
+    return rc;
+}
+
+static int decode1(struct sf_ctx *ctx, const uint8_t *p, size_t len,
+                   const pm_ip_t *sender, const pm_ts_t *ts)
 {
     struct sf_cur c;
     struct sf_dgram d;

@@ -66,6 +66,9 @@ struct sf_ctx {
     uint64_t *c_flow_samples;
     uint64_t *c_counter_samples;
     uint64_t *c_records;
+    /* records and flow samples of the datagram being decoded: added to
+     * the counters once per datagram (sf_decode_datagram) */
+    uint32_t nrec_pend, nfs_pend;
     uint64_t *c_malformed;
     uint64_t *c_seq_gaps;
     uint64_t *c_unknown; /* records/samples of unknown format (skipped) */

@@ -2,7 +2,8 @@
  * test_pipeline.c - the runtime end to end with the test-only modules:
  * N records in -> N accounted; several pipelines each get every record;
  * transform order (implicit and explicit forms); drop policy under a slow
- * output counts every drop; block policy loses nothing; flush(FINAL) at
+ * output counts every drop; block policy loses nothing; auto (wait) policy
+ * loses nothing to a slow output and sheds only a stuck one; flush(FINAL) at
  * EOF; SIGTERM stops, drains and flushes; SIGUSR2 reloads; services start
  * and stop; ticks happen while idle.  Results are polled with a deadline,
  * never waited for with a sleep.
@@ -175,6 +176,48 @@ static void t_block_policy(void **s)
     done();
 }
 
+/* auto on live input: a slow pipeline makes the capture wait (the input's
+ * kernel buffer holds the burst) instead of dropping */
+static void t_wait_policy_slow(void **s)
+{
+    (void)s;
+    assert_int_equal(run_conf("capture[default]: tcap\n"
+                              "tcap_records: 20000\n"
+                              "pipeline_queue_batches: 2\n"
+                              "plugins: tcount[slow]\n"
+                              "tcount_delay_us: 200\n"),
+                     0);
+    assert_int_equal(C("tcount", "slow", "accounted"), 20000);
+    assert_int_equal(C("pipeline", "slow", "dropped_queue_full"), 0);
+    done();
+}
+
+/* auto on live input: a pipeline that takes nothing for
+ * pipeline_overload_wait sheds load (counted) while the other one gets
+ * every record */
+static void t_wait_policy_stuck(void **s)
+{
+    int64_t cap, dq;
+    (void)s;
+    assert_int_equal(run_conf("capture[default]: tcap\n"
+                              "tcap_records: 40000\n"
+                              "pipeline_queue_batches: 2\n"
+                              "pipeline_overload_wait: 20\n"
+                              "plugins: tcount[stuck], tcount[fast]\n"
+                              "tcount_delay_us[stuck]: 100000\n"),
+                     0);
+    cap = C("capture", "default", "records");
+    dq = C("pipeline", "stuck", "dropped_queue_full");
+    assert_int_equal(cap, 40000);
+    assert_true(dq > 0);
+    assert_int_equal(C("pipeline", "stuck", "received") + dq, cap);
+    assert_int_equal(C("tcount", "stuck", "accounted"),
+                     C("pipeline", "stuck", "received"));
+    assert_int_equal(C("tcount", "fast", "accounted"), cap);
+    assert_int_equal(C("pipeline", "fast", "dropped_queue_full"), 0);
+    done();
+}
+
 static void t_sigterm_flushes(void **s)
 {
     int64_t v;
@@ -243,7 +286,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_n_in_n_out),   cmocka_unit_test(t_several_pipelines),
         cmocka_unit_test(t_order),        cmocka_unit_test(t_drop_policy),
-        cmocka_unit_test(t_block_policy), cmocka_unit_test(t_sigterm_flushes),
+        cmocka_unit_test(t_block_policy), cmocka_unit_test(t_wait_policy_slow),
+        cmocka_unit_test(t_wait_policy_stuck),
+        cmocka_unit_test(t_sigterm_flushes),
         cmocka_unit_test(t_idle_tick),    cmocka_unit_test(t_stats_render),
     };
     if (!b)
