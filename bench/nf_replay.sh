@@ -21,7 +21,8 @@
 # packet and the ratio reference / ours.  Not a test: no assertion.
 #
 # Environment: EXPORT (v9), NPKTS (1000000; sflow: 200000), NFLOWS (10000),
-# LOOPS (20), RATE (0),
+# LOOPS (20), RATE (0), BURST (64: datagrams per sendmmsg; 1 spreads them
+# evenly at RATE as a router does),
 # SENDERS (1), PIPE_SIZE (nfacctd_pipe_size, 67108864), KEEP=1 keeps the
 # work dir.  Takes the reference lock (/tmp/pmacct-ref.lock) while the
 # reference runs.  Needs softflowd, tcpdump, tshark, pmacct, cc, awk.
@@ -44,6 +45,7 @@ NFLOWS=${NFLOWS:-10000}
 LOOPS=${LOOPS:-20}
 RATE=${RATE:-0}
 SENDERS=${SENDERS:-1}
+BURST=${BURST:-64}
 PIPE_SIZE=${PIPE_SIZE:-67108864}
 REF=${REF:-/usr/sbin/$DAEMON}
 LOCK=${PM_REF_LOCK:-/tmp/pmacct-ref.lock}
@@ -170,7 +172,7 @@ CONF
     local spids=() s t0 t1
     t0=$(date +%s.%N)
     for s in $(seq "$SENDERS"); do
-        "$NFSEND" -d 127.0.0.1 -p $port -l "$LOOPS" -r "$RATE" "$W/export.pcap" >"$W/$name.send.$s" 2>&1 &
+        "$NFSEND" -d 127.0.0.1 -p $port -l "$LOOPS" -r "$RATE" -b "$BURST" "$W/export.pcap" >"$W/$name.send.$s" 2>&1 &
         spids+=($!)
     done
     for s in "${spids[@]}"; do wait "$s"; done

@@ -19,6 +19,9 @@
  *   -f N       synthetic: records per datagram (default 20)
  *   -k N       synthetic: source ports to rotate over (default 4)
  *   -i ID      synthetic: v9 source id (default 1)
+ *   -b N       replay: datagrams per sendmmsg call (1-64, default 64; with
+ *              -r the sender sleeps between calls: 1 spreads the datagrams
+ *              evenly as a router does, 64 sends bursts of 64)
  * Prints one line: `sent D datagrams, R records, P packets, B bytes in S s
  * (X dgram/s), cpu C s` (records/packets/bytes: synthetic only).
  */
@@ -265,11 +268,11 @@ static double cpu_s(void)
 int main(int argc, char **argv)
 {
     const char *dst = NULL, *src = NULL;
-    unsigned port = 0, nports = 4, per = 20, srcid = 1;
+    unsigned port = 0, nports = 4, per = 20, srcid = 1, burst = BATCH;
     double pps = 0;
     unsigned long loops = 1, synth_n = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "d:p:s:r:l:y:f:k:i:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:p:s:r:l:y:f:k:i:b:")) != -1) {
         switch (opt) {
         case 'd': dst = optarg; break;
         case 'p': port = (unsigned)atoi(optarg); break;
@@ -280,6 +283,7 @@ int main(int argc, char **argv)
         case 'f': per = (unsigned)atoi(optarg); break;
         case 'k': nports = (unsigned)atoi(optarg); break;
         case 'i': srcid = (unsigned)atoi(optarg); break;
+        case 'b': burst = (unsigned)atoi(optarg); break;
         default: goto usage;
         }
     }
@@ -360,6 +364,10 @@ int main(int argc, char **argv)
         }
     }
 
+    if (burst < 1 || burst > BATCH) {
+        fprintf(stderr, "nfsend: -b: 1 to %d\n", BATCH);
+        return 2;
+    }
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     uint64_t total = (uint64_t)ndgs * loops, sent = 0;
@@ -369,7 +377,7 @@ int main(int argc, char **argv)
         unsigned n = 0;
         /* synthetic: one datagram per call so ports rotate per datagram
          * (the template goes first, alone) */
-        unsigned lim = nports > 1 ? 1 : BATCH;
+        unsigned lim = nports > 1 ? 1 : burst;
         while (n < lim && sent + n < total) {
             const struct dgram *g = &dgs[(sent + n) % ndgs];
             iov[n].iov_base = g->p;

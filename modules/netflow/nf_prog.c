@@ -94,7 +94,8 @@ static void frame(struct nf_ctx *c, struct pm_rec *r, struct nf_flow *fl,
     r->dlt = 0;
 }
 
-static inline uint64_t rd_uint(const uint8_t *v, uint32_t len)
+static inline __attribute__((always_inline)) uint64_t
+rd_fast(const uint8_t *v, uint32_t len)
 {
     switch (len) {
     case 1:
@@ -108,6 +109,12 @@ static inline uint64_t rd_uint(const uint8_t *v, uint32_t len)
     default:
         return len <= 8 ? nf_rdn(v, len) : 0;
     }
+}
+
+/* The same, out of line: the many operations of exec_op share one copy. */
+static inline uint64_t rd_uint(const uint8_t *v, uint32_t len)
+{
+    return rd_fast(v, len);
 }
 
 #define SET(r, field, id, val)                                                 \
@@ -389,23 +396,6 @@ void nf_ie_exec(struct nf_ctx *c, struct pm_rec *r, struct nf_flow *fl,
     if (op >= NF_OP_RECORD && !r)
         return;
     exec_op(c, r, fl, op, id, v, len);
-}
-
-static inline __attribute__((always_inline)) uint64_t
-rd_fast(const uint8_t *v, uint32_t len)
-{
-    switch (len) {
-    case 1:
-        return v[0];
-    case 2:
-        return nf_rd16(v);
-    case 4:
-        return nf_rd32(v);
-    case 8:
-        return (uint64_t)nf_rd32(v) << 32 | nf_rd32(v + 4);
-    default:
-        return len <= 8 ? nf_rdn(v, len) : 0;
-    }
 }
 
 /* The fast slots of a fixed template (see nf_prog.h): the same effects as
