@@ -4,9 +4,10 @@
  * (PQprepare) and run with text parameters (PQexecPrepared): values never
  * become SQL text.  sql_conn_ca_file turns on TLS with the server's
  * certificate verified (sslmode=verify-full).  sql_use_copy with
- * sql_dont_try_update sends the rows to INSERT with COPY ... FROM STDIN
- * (text format, every value escaped: backslash, delimiter, CR, LF; NULL as
- * \N).  sql_locking_style table: LOCK TABLE ... IN EXCLUSIVE MODE in each
+ * sql_dont_try_update sends the rows to INSERT with COPY ... FROM STDIN:
+ * binary format (pgbin.c) when every column's type is one pgbin.c encodes
+ * (pmacct's tables), else text format (every value escaped: backslash,
+ * delimiter, CR, LF; NULL as \N).  sql_locking_style table: LOCK TABLE ... IN EXCLUSIVE MODE in each
  * purge transaction.  A lost connection (SQLSTATE
  * class 08, admin shutdown, PQstatus bad) keeps the rows spooled.
  *
@@ -20,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "../sql/sql.h"
+#include "pgbin.h"
 
 struct pg {
     const struct pm_host *host;
@@ -31,6 +33,13 @@ struct pg {
     char *cbuf;
     size_t clen, ccap;
     char delim;
+    /* binary COPY (pgbin.c) when every column's type allows it: decided
+     * once per table and connection */
+    int bin;
+    char bin_table[256];
+    int bin_ok;
+    int kinds[SQL_MAX_COLS];
+    const struct sql_col *bcols;
 };
 
 #define COPY_FLUSH 65536
@@ -94,6 +103,7 @@ static void pg_disconnect(void *b)
         PQfinish(p->conn);
     p->conn = NULL;
     memset(p->prepared, 0, sizeof(p->prepared));
+    p->bin_table[0] = 0; /* types asked again on the next connection */
 }
 
 static int pg_connect(void *b, const char *host, char *err, size_t errlen)
@@ -253,11 +263,20 @@ static int pg_bulk_begin(void *b, const char *table, const struct sql_col *cols,
     int rc = 0;
     if (!sql)
         return SQL_E_CONN;
+    if (strcmp(p->bin_table, table) || p->bcols != cols) {
+        p->bin_ok = strlen(table) < sizeof(p->bin_table) &&
+                    pgbin_types(p->conn, table, cols, ncols, p->kinds) == 0;
+        snprintf(p->bin_table, sizeof(p->bin_table), "%s", table);
+        p->bcols = cols;
+    }
+    p->bin = p->bin_ok;
     len = (size_t)snprintf(sql, cap, "COPY %s (", table);
     for (int i = 0; i < ncols && len < cap; i++)
         len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "",
                                 cols[i].name);
-    if (len < cap)
+    if (len < cap && p->bin)
+        snprintf(sql + len, cap - len, ") FROM STDIN WITH (FORMAT binary)");
+    else if (len < cap)
         snprintf(sql + len, cap - len, ") FROM STDIN WITH (DELIMITER E'\\x%02x')",
                  (unsigned char)p->delim);
     PGresult *res = PQexec(p->conn, sql);
@@ -266,6 +285,12 @@ static int pg_bulk_begin(void *b, const char *table, const struct sql_col *cols,
     PQclear(res);
     free(sql);
     p->clen = 0;
+    if (rc == 0 && p->bin) { /* signature, flags, header extension */
+        if (!p->cbuf && !(p->cbuf = malloc(p->ccap = COPY_FLUSH * 2)))
+            return SQL_E_CONN;
+        memcpy(p->cbuf, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+        p->clen = 19;
+    }
     return rc;
 }
 
@@ -284,8 +309,11 @@ static int pg_bulk_row(void *b, const char *const *vals, const int *lens,
 {
     struct pg *p = b;
     size_t need = 1;
-    for (int i = 0; i < n; i++)
-        need += 1 + (vals[i] ? 2 * (size_t)lens[i] : 2);
+    if (p->bin)
+        need = pgbin_row_max(lens, vals, n);
+    else
+        for (int i = 0; i < n; i++)
+            need += 1 + (vals[i] ? 2 * (size_t)lens[i] : 2);
     if (p->clen + need > p->ccap) {
         size_t nc = p->ccap ? p->ccap : COPY_FLUSH * 2;
         while (nc < p->clen + need)
@@ -297,6 +325,14 @@ static int pg_bulk_row(void *b, const char *const *vals, const int *lens,
         }
         p->cbuf = q;
         p->ccap = nc;
+    }
+    if (p->bin) {
+        int l = pgbin_row((unsigned char *)p->cbuf + p->clen, p->kinds,
+                          p->bcols, vals, lens, n, err, errlen);
+        if (l < 0)
+            return SQL_E_DATA;
+        p->clen += (size_t)l;
+        return p->clen >= COPY_FLUSH ? pg_copy_flush(p, err, errlen) : 0;
     }
     char *o = p->cbuf + p->clen;
     for (int i = 0; i < n; i++) {
@@ -328,6 +364,15 @@ static int pg_bulk_row(void *b, const char *const *vals, const int *lens,
     return p->clen >= COPY_FLUSH ? pg_copy_flush(p, err, errlen) : 0;
 }
 
+/* binary COPY's end: a field count of -1 (after a row or the header the
+ * buffer holds less than COPY_FLUSH bytes of its 2 * COPY_FLUSH: room) */
+static int pg_copy_trailer(struct pg *p)
+{
+    memcpy(p->cbuf + p->clen, "\377\377", 2);
+    p->clen += 2;
+    return 0;
+}
+
 static int pg_bulk_end(void *b, uint64_t *written, char *err, size_t errlen)
 {
     struct pg *p = b;
@@ -336,7 +381,8 @@ static int pg_bulk_end(void *b, uint64_t *written, char *err, size_t errlen)
         p->clen = 0;
         if (PQputCopyEnd(p->conn, "aborted") != 1)
             rc = SQL_E_CONN;
-    } else if ((rc = pg_copy_flush(p, err, errlen)) == 0 &&
+    } else if ((p->bin ? pg_copy_trailer(p) : 0,
+                (rc = pg_copy_flush(p, err, errlen)) == 0) &&
                PQputCopyEnd(p->conn, NULL) != 1) {
         snprintf(err, errlen, "COPY: %s", PQerrorMessage(p->conn));
         rc = SQL_E_CONN;
@@ -452,7 +498,8 @@ static void pg_close(void *b)
 static const struct sql_backend pg_backend = {
     .name = "pgsql",
     .placeholder = '$',
-    .flags = SQL_BF_PORTS_NEW | SQL_BF_NUM_PROTO | SQL_BF_BGP_NO_FLOWS,
+    .flags = SQL_BF_PORTS_NEW | SQL_BF_NUM_PROTO | SQL_BF_BGP_NO_FLOWS |
+             SQL_BF_TYPED_ORDER,
     .open = pg_open,
     .connect = pg_connect,
     .disconnect = pg_disconnect,

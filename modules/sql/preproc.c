@@ -13,9 +13,13 @@
  *           purge so that N aggregates are kept on average
  *           (sum of min(1, x/Z) = N), then as fss; no sampling when the
  *           purge holds N aggregates or fewer
- * fss/fsrc sample the aggregates the other checks kept.  `recover` (send
- * the filtered aggregates to a recovery mechanism) is refused: there is
- * none to send them to.
+ * fss/fsrc sample the aggregates the other checks kept.
+ *   recover=N  (N > 0) the aggregates the checks (or fss/fsrc) filter out
+ *           are not discarded: they go to sql_backup_host, after the
+ *           actions usrf/adjb, as pmacct 1.7.7 does (measured: with the
+ *           primary up, filtered rows land in the backup database, valid
+ *           ones in the primary).  recover=0 is ignored with a warning, as
+ *           pmacct does; without sql_backup_host it has no effect (sql.c).
  *
  * Threads: pipeline thread only (purge); the random state lives in the
  * instance.
@@ -103,11 +107,22 @@ int sql_pp_init(struct sql_ctx *c, const char *text, int all, char *err,
             continue;
         }
         if (key_is(tok, "recover", &v)) {
-            snprintf(err, errlen,
-                     ": recover: not supported (no recovery mechanism: rows "
-                     "the database cannot take wait in the spool)");
-            rc = -EINVAL;
-            goto out;
+            char *end;
+            errno = 0;
+            long long r = strtoll(v, &end, 10);
+            while (*end == ' ' || *end == '\t')
+                end++;
+            if (errno || end == v || *end || r < 0) {
+                snprintf(err, errlen,
+                         ": recover: expected a number, got '%s'", v);
+                rc = -EINVAL;
+                goto out;
+            }
+            if (r == 0)
+                PM_WARN(h, c->inst, "sql_preprocess: recover=0 has no effect "
+                                    "(filtered aggregates are discarded)");
+            c->pp_recover = r > 0;
+            continue;
         }
         rl += (size_t)snprintf(rest + rl, n - rl, "%s%s", rl ? "," : "", tok);
         if (key_is(tok, "usrf", &v) || key_is(tok, "adjb", &v))
@@ -121,8 +136,8 @@ int sql_pp_init(struct sql_ctx *c, const char *text, int all, char *err,
     }
     if ((rc = h->preproc_new(rest, all, &c->pp, err, errlen)) < 0)
         goto out;
-    if (c->pp_qnum && (rc = h->preproc_new(acts, all, &c->pp_acts, err,
-                                           errlen)) < 0)
+    if ((c->pp_qnum || c->pp_recover) &&
+        (rc = h->preproc_new(acts, all, &c->pp_acts, err, errlen)) < 0)
         goto out;
 out:
     free(buf);
@@ -206,19 +221,29 @@ static double rnd(struct sql_ctx *c)
     return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
+/* A filtered aggregate: discarded, or recovered with the actions applied */
+static int filtered(struct sql_ctx *c, struct pm_row *row)
+{
+    if (!c->pp_recover)
+        return SQL_PP_DROP;
+    if (c->pp_acts)
+        c->host->preproc_apply(c->pp_acts, row);
+    return SQL_PP_RECOVER;
+}
+
 int sql_pp_apply(struct sql_ctx *c, struct pm_row *row)
 {
     const struct pm_host *h = c->host;
     if (c->pp_checks) {
         if (c->pp && h->preproc_apply(c->pp, row))
-            return 1;
+            return filtered(c, row);
     } else if (c->pp_acts && h->preproc_apply(c->pp_acts, row)) {
-        return 1;
+        return SQL_PP_DROP; /* actions only: never filters */
     }
     if (c->pp_checks && c->pp_z > 0 && (double)row->bytes < c->pp_z) {
         double x = (double)row->bytes;
         if (x <= 0 || rnd(c) >= x / c->pp_z)
-            return 1;
+            return filtered(c, row);
         double f = c->pp_z / x;
         row->bytes = (uint64_t)(c->pp_z + 0.5);
         row->packets = (uint64_t)((double)row->packets * f + 0.5);

@@ -74,6 +74,15 @@ int sql_chunk_add(struct sql_chunk *c, const char *v, size_t len)
     return 0;
 }
 
+int sql_chunk_add_raw(struct sql_chunk *c, const char *p, size_t len)
+{
+    if (chunk_reserve(c, len) < 0)
+        return -ENOMEM;
+    memcpy(c->data + c->len, p, len);
+    c->len += len;
+    return 0;
+}
+
 int sql_chunk_add_null(struct sql_chunk *c)
 {
     uint32_t l = UINT32_MAX;

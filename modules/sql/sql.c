@@ -2,9 +2,11 @@
  * sql.c - the SQL output instance shared by sqlite3, pgsql and mysql:
  * aggregates records in the host's cache (time bins from sql_history); at
  * each refresh (timed in tick()) the cache is turned into chunks of text
- * rows, one chunk per table name (sql_table expanded per bin; at most
- * SQL_CHUNK_ROWS rows, queued as soon as full), handed to the spool and
- * the cache is emptied.  The writer thread (writer.c) writes each chunk
+ * rows, one chunk per table name (sql_table expanded per bin) and per
+ * destination (aggregates sql_preprocess recovers go to sql_backup_host),
+ * sorted in primary-key order at the end of the walk (sort.c) and queued
+ * in pieces of SQL_CHUNK_ROWS (with sql_sort_rows false: queued as soon as
+ * full, in cache order), handed to the spool and the cache is emptied.  The writer thread (writer.c) writes each chunk
  * in one transaction.  Values are rendered by the host's CSV renderer:
  * the primitives that cannot hold the separator in one call per row, the
  * others one by one.  sql_preprocess lives in preproc.c.
@@ -188,10 +190,12 @@ static void fast_row(struct sql_ctx *c, const struct pm_row *row)
 
 /* ---- purge --------------------------------------------------------------- */
 
-static struct sql_chunk *chunk_for(struct sql_ctx *c, const char *table)
+static struct sql_chunk *chunk_for(struct sql_ctx *c, const char *table,
+                                   int recover)
 {
     for (size_t i = c->npchunks; i-- > 0;)
-        if (!strcmp(c->pchunks[i]->table, table))
+        if (c->pchunks[i]->recover == recover &&
+            !strcmp(c->pchunks[i]->table, table))
             return c->pchunks[i];
     if (c->npchunks == c->cappchunks) {
         size_t nc = c->cappchunks ? c->cappchunks * 2 : 8;
@@ -205,11 +209,11 @@ static struct sql_chunk *chunk_for(struct sql_ctx *c, const char *table)
     if (!ch)
         return NULL;
     ch->t_min = UINT64_MAX;
+    ch->recover = recover;
     c->pchunks[c->npchunks++] = ch;
     return ch;
 }
 
-static void queue_chunk(struct sql_ctx *c, struct sql_chunk *ch);
 
 static int purge_row(void *ud, const struct pm_row *row0)
 {
@@ -217,11 +221,13 @@ static int purge_row(void *ud, const struct pm_row *row0)
     struct pm_row row = *row0;
     char table[256], num[32];
     const char *tname = c->table_default;
-    int rc = 0;
+    int rc = 0, pp = sql_pp_apply(c, &row);
 
-    if (sql_pp_apply(c, &row)) {
+    if (pp) {
         pm_counter_add(c->c_filtered, 1);
-        return PM_WALK_NEXT;
+        if (pp != SQL_PP_RECOVER)
+            return PM_WALK_NEXT;
+        pm_counter_add(c->c_recovered, 1);
     }
     uint64_t t = row.stamp_inserted ? row.stamp_inserted : c->stamp_updated;
     if (!c->table_static) {
@@ -235,7 +241,7 @@ static int purge_row(void *ud, const struct pm_row *row0)
         }
         tname = table;
     }
-    struct sql_chunk *ch = chunk_for(c, tname);
+    struct sql_chunk *ch = chunk_for(c, tname, pp == SQL_PP_RECOVER);
     if (!ch)
         goto nomem;
     fast_row(c, &row);
@@ -256,14 +262,17 @@ static int purge_row(void *ud, const struct pm_row *row0)
         case SQL_COL_PACKETS:
         case SQL_COL_BYTES:
         case SQL_COL_FLOWS:
-            snprintf(num, sizeof(num), "%llu",
-                     (unsigned long long)(col->kind == SQL_COL_PACKETS
-                                              ? row.packets
-                                          : col->kind == SQL_COL_BYTES
-                                              ? row.bytes
-                                              : row.flows));
-            rc = sql_chunk_add(ch, num, strlen(num));
+        {
+            uint64_t x = col->kind == SQL_COL_PACKETS ? row.packets
+                         : col->kind == SQL_COL_BYTES ? row.bytes
+                                                      : row.flows;
+            char *e = num + sizeof(num), *q = e; /* decimal, no printf */
+            do
+                *--q = (char)('0' + x % 10);
+            while ((x /= 10));
+            rc = sql_chunk_add(ch, q, (size_t)(e - q));
             break;
+        }
         case SQL_COL_STAMP_INSERTED:
             if (row.stamp_inserted != c->ins_t) { /* bins repeat: cache */
                 c->ins_t = row.stamp_inserted;
@@ -283,7 +292,7 @@ static int purge_row(void *ud, const struct pm_row *row0)
         ch->t_min = row.stamp_inserted;
     if (row.stamp_inserted > ch->t_max)
         ch->t_max = row.stamp_inserted;
-    if (ch->nrows >= SQL_CHUNK_ROWS) {
+    if (ch->nrows >= SQL_CHUNK_ROWS && !c->cfg->sort_rows) {
         /* big purges go in pieces: the writer starts on the first while
          * the walk goes on (each piece is one transaction) */
         for (size_t i = 0; i < c->npchunks; i++)
@@ -291,7 +300,7 @@ static int purge_row(void *ud, const struct pm_row *row0)
                 c->pchunks[i] = c->pchunks[--c->npchunks];
                 break;
             }
-        queue_chunk(c, ch);
+        sql_queue_chunk(c, ch);
     }
     return PM_WALK_NEXT;
 nomem:
@@ -302,7 +311,7 @@ nomem:
 static void trigger_run(struct sql_ctx *c);
 
 /* Hand a finished chunk to the writer (or count its rows dropped). */
-static void queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
+void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
 {
     uint64_t n = ch->nrows;
     ch->stamp_updated = c->stamp_updated;
@@ -323,6 +332,8 @@ static void queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
         return;
     }
     pm_counter_add(c->c_pending, n);
+    if (ch->recover) /* not in QN (as pmacct) nor the trigger's window */
+        return;
     c->queued += n;
     snprintf(c->last_table, sizeof(c->last_table), "%s", ch->table);
     c->last_t_min = ch->t_min == UINT64_MAX ? 0 : ch->t_min;
@@ -347,8 +358,13 @@ static int purge(struct sql_ctx *c)
         rc = c->host->cache_walk(c->cache, purge_row, c);
     if (rc >= 0 && c->walk_err)
         rc = c->walk_err;
-    for (size_t i = 0; i < c->npchunks; i++)
-        queue_chunk(c, c->pchunks[i]);
+    for (size_t i = 0; i < c->npchunks; i++) {
+        struct sql_chunk *ch = c->pchunks[i];
+        ch->stamp_updated = c->stamp_updated;
+        if (c->cfg->sort_rows && ch->nrows > 1 && sql_sort_queue(c, ch) == 0)
+            continue;
+        sql_queue_chunk(c, ch); /* unsorted when sorting ran out of memory */
+    }
     c->npchunks = 0;
     PM_INFO(c->host, c->inst,
             "*** Purging cache - END (PID: %d, QN: %llu/%llu, ET: 0) ***",
@@ -540,8 +556,14 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
     if (cfg->use_copy && !cfg->dont_try_update)
         PM_WARN(host, inst, "sql_use_copy: no effect without "
                             "sql_dont_try_update: true (UPDATE then INSERT)");
-    c->bctx = be->open(host, inst, cfg);
-    if (!c->bctx) {
+    if (c->pp_recover && !cfg->backup_host) {
+        PM_WARN(host, inst, "sql_preprocess: recover: no sql_backup_host: "
+                            "filtered aggregates are discarded");
+        c->pp_recover = 0;
+    }
+    c->main.b = be->open(host, inst, cfg);
+    if (!c->main.b || (c->pp_recover && !(c->rec.b = be->open(host, inst,
+                                                               cfg)))) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -558,8 +580,12 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
     c->c_filtered = host->counter(inst, "preprocess_filtered",
                                   "aggregates dropped by sql_preprocess");
     c->c_reconnects = host->counter(inst, "connects", "database connections");
+    c->c_recovered = host->counter(inst, "preprocess_recovered",
+                                   "filtered aggregates queued for "
+                                   "sql_backup_host (recover=N)");
     if (!c->c_pending || !c->c_written || !c->c_dropped || !c->c_purges ||
-        !c->c_errors || !c->c_txn || !c->c_filtered || !c->c_reconnects) {
+        !c->c_errors || !c->c_txn || !c->c_filtered || !c->c_reconnects ||
+        !c->c_recovered) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -684,8 +710,14 @@ void sql_fini(void *vctx)
     }
     sql_spool_destroy(&c->spool);
     reap(c);
-    if (c->bctx)
-        c->be->close(c->bctx);
+    for (int l = 0; l < 2; l++) {
+        struct sql_link *k = l ? &c->rec : &c->main;
+        if (k->b)
+            c->be->close(k->b);
+        for (size_t i = 0; i < k->nknown; i++)
+            free(k->known_tables[i]);
+        free(k->known_tables);
+    }
     for (int i = 0; i < PM_P_MAX; i++)
         if (c->rend[i])
             c->host->render_free(c->rend[i]);
@@ -694,9 +726,6 @@ void sql_fini(void *vctx)
     for (size_t i = 0; i < c->npchunks; i++)
         sql_chunk_free(c->pchunks[i]);
     free(c->pchunks);
-    for (size_t i = 0; i < c->nknown; i++)
-        free(c->known_tables[i]);
-    free(c->known_tables);
     free(c->schema_text);
     free(c->vbuf.p);
     free(c->fbuf.p);

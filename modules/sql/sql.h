@@ -58,6 +58,7 @@ struct sql_config {
     uint64_t retry_max;    /* sql_retry_max (ours): backoff cap, seconds */
     uint64_t drain_timeout; /* sql_drain_timeout (ours): at shutdown */
     char *delimiter;       /* sql_delimiter (pgsql COPY) */
+    int sort_rows;         /* sql_sort_rows (ours) */
 };
 
 #define SQLCFG(f) offsetof(struct sql_config, f)
@@ -117,7 +118,11 @@ struct sql_config {
          "a bounded spool",                                                    \
          0},                                                                   \
         {"sql_backup_host", PM_OPT_STR, 0, SQLCFG(backup_host), NULL, "host",  \
-         "server tried when sql_host is unreachable", 0},                      \
+         "server tried when sql_host is unreachable (sqlite3: a file); "      \
+         "with sql_preprocess recover=N, where filtered aggregates go",        \
+         0},                                                                   \
+        {"sql_recovery_backup_host", PM_OPT_STR, 0, SQLCFG(backup_host), NULL, \
+         "host", "the same as sql_backup_host (pmacct's other name)", 0},     \
         {"sql_trigger_exec", PM_OPT_PATH, 0, SQLCFG(trigger_exec), NULL,       \
          "path",                                                               \
          "executable started after purges (table and time window in its "      \
@@ -154,7 +159,11 @@ struct sql_config {
          "(ours) longest wait between reconnection attempts", 0},              \
         {"sql_drain_timeout", PM_OPT_UINT, 0, SQLCFG(drain_timeout), "30",     \
          "seconds",                                                            \
-         "(ours) how long shutdown waits for pending rows to be written", 0}
+         "(ours) how long shutdown waits for pending rows to be written", 0},  \
+        {"sql_sort_rows", PM_OPT_BOOL, 0, SQLCFG(sort_rows), "true", NULL,     \
+         "(ours) write each purge's rows in primary-key order (faster index "  \
+         "inserts); false: cache order, the writer starting during the purge", \
+         0}
 
 /* ---- backend interface -------------------------------------------------- */
 
@@ -223,6 +232,8 @@ struct sql_backend {
 #define SQL_BF_PORTS_NEW 0x01u  /* port_src/port_dst at every version (pgsql) */
 #define SQL_BF_NUM_PROTO 0x02u  /* ip_proto as a number (pgsql SMALLINT) */
 #define SQL_BF_BGP_NO_FLOWS 0x04u /* bgp v1 table has no flows column */
+#define SQL_BF_TYPED_ORDER 0x08u /* addresses/MACs in typed columns (pgsql
+                                    inet, macaddr): sorted as bytes */
 
 /* ---- schema model -------------------------------------------------------- */
 
@@ -277,6 +288,7 @@ struct sql_chunk {
     uint64_t stamp_updated;
     char *data;
     size_t len, cap;
+    int recover; /* filtered aggregates for sql_backup_host (recover=N) */
     int on_disk; /* payload was spilled to a file (data freed) */
     char *path;
 };
@@ -309,6 +321,8 @@ struct sql_chunk *sql_chunk_new(const char *table);
 void sql_chunk_free(struct sql_chunk *c);
 int sql_chunk_add(struct sql_chunk *c, const char *v, size_t len);
 int sql_chunk_add_null(struct sql_chunk *c);
+/* Append bytes already serialised (whole rows of another chunk). */
+int sql_chunk_add_raw(struct sql_chunk *c, const char *p, size_t len);
 /* Iterate values: *pos starts at 0; returns 1 with v/len, 0 at end. */
 int sql_chunk_next(const struct sql_chunk *c, size_t *pos, const char **v,
                    int *len);

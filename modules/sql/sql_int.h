@@ -12,12 +12,24 @@
 
 #include "sql.h"
 
+/* One database connection of the writer thread: `main` (sql_host, or
+ * sql_backup_host while sql_host is unreachable) and `rec` (sql_backup_host
+ * alone: aggregates sql_preprocess filtered with recover=1). */
+struct sql_link {
+    void *b; /* backend state */
+    int connected;
+    int on_backup; /* main: connected to sql_backup_host */
+    int prepared;
+    char cur_table[256];
+    char **known_tables; /* tables seen to exist (sql_table_schema) */
+    size_t nknown;
+};
+
 struct sql_ctx {
     const struct pm_host *host;
     const struct pm_instance *inst;
     struct sql_config *cfg;
     const struct sql_backend *be;
-    void *bctx;
     struct pm_cache *cache;
     struct pm_render *rend[PM_P_MAX]; /* one-column CSV renderers */
     struct pm_buf vbuf;
@@ -52,6 +64,7 @@ struct sql_ctx {
     struct pm_preproc *pp_acts; /* its actions alone (qnum not reached) */
     uint64_t pp_qnum, pp_fsrc;
     double pp_fss;
+    int pp_recover; /* recover=N: filtered aggregates to sql_backup_host */
     int pp_checks; /* this purge: qnum reached */
     double pp_z;   /* this purge: sampling threshold (0: none) */
     double *pp_x;  /* fsrc: sizes of the purge's aggregates */
@@ -67,14 +80,10 @@ struct sql_ctx {
     struct sql_spool spool;
     pthread_t writer;
     int writer_started;
-    int connected;
-    char cur_table[256];
-    int prepared;
+    struct sql_link main, rec; /* rec.b NULL: no recovery */
     int bulk; /* INSERTs through the backend's bulk path */
-    char **known_tables;
-    size_t nknown;
     uint64_t *c_pending, *c_written, *c_dropped, *c_purges, *c_errors,
-        *c_txn, *c_filtered, *c_reconnects;
+        *c_txn, *c_filtered, *c_reconnects, *c_recovered;
 };
 
 /* Rows per chunk (transaction): a bigger purge is queued in pieces. */
@@ -87,9 +96,19 @@ int sql_pp_init(struct sql_ctx *c, const char *text, int all, char *err,
                 size_t errlen);
 void sql_pp_fini(struct sql_ctx *c);
 int sql_pp_begin(struct sql_ctx *c, uint64_t total);
-/* 1: drop the aggregate; 0: write it (counters maybe adjusted) */
+/* 0: write it (counters maybe adjusted); SQL_PP_DROP: drop it;
+ * SQL_PP_RECOVER: filtered, to be written to sql_backup_host (recover=N;
+ * the actions usrf/adjb applied) */
+#define SQL_PP_DROP 1
+#define SQL_PP_RECOVER 2
 int sql_pp_apply(struct sql_ctx *c, struct pm_row *row);
 double sql_pp_fsrc_threshold(double *x, size_t m, uint64_t n);
+
+/* sql.c: hand a finished chunk to the writer (or count its rows dropped) */
+void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch);
+/* sort.c: queue ch's rows in primary-key order, in pieces of
+ * SQL_CHUNK_ROWS, and free ch; < 0: nothing queued, ch left to the caller */
+int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch);
 
 /* The writer thread's body (arg: struct sql_ctx *). */
 void *sql_writer_main(void *arg);

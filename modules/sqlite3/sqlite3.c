@@ -1,6 +1,7 @@
 /*
  * sqlite3.c - the `sqlite3` output: pmacct's SQLite plugin on the shared
- * SQL layer (modules/sql/).  sql_db is the database file.  Values are
+ * SQL layer (modules/sql/).  sql_db is the database file (sql_backup_host
+ * an alternate file, as in pmacct).  Values are
  * bound with sqlite3_bind_text to prepared statements.  A busy/locked
  * database is treated as "away": the rows stay spooled and are retried.
  * The connection is opened NOMUTEX (only the writer thread uses it).
@@ -84,11 +85,14 @@ static void lite_disconnect(void *b)
 static int lite_connect(void *b, const char *host, char *err, size_t errlen)
 {
     struct lite *l = b;
-    (void)host;
     /* pmacct's default file when sql_db is not set */
     const char *path = l->cfg->db && strcmp(l->cfg->db, "pmacct")
                            ? l->cfg->db
                            : "/tmp/pmacct.db";
+    /* sql_backup_host is an alternate database file (as pmacct's) */
+    if (host && l->cfg->backup_host && !strcmp(host, l->cfg->backup_host) &&
+        (!l->cfg->host || strcmp(host, l->cfg->host)))
+        path = host;
     int rc = sqlite3_open_v2(path, &l->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                  SQLITE_OPEN_NOMUTEX,

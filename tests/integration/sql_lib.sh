@@ -14,6 +14,7 @@ free_port() {
 }
 
 # pg_start: initdb + pg_ctl start in $T/pg; sets PGHOST (socket dir), PGPORT.
+# PGADDR: the loopback address to listen on (default 127.0.0.1).
 pg_start() {
     [ -x "$PG_BIN/initdb" ] || need_tool initdb "PostgreSQL server (tests/deps/sql.txt)"
     PGDIR=$T/pg
@@ -28,7 +29,7 @@ pg_start() {
 }
 pg_up() {
     pg_as "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 30 \
-        -o "-k $PGDIR/sock -p $PGPORT -h 127.0.0.1 -F" start >/dev/null 2>&1 ||
+        -o "-k $PGDIR/sock -p $PGPORT -h ${PGADDR:-127.0.0.1} -F" start >/dev/null 2>&1 ||
         { tail -20 "$PGDIR/server.log" >&2; return 1; }
 }
 pg_down() { pg_as "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w -t 30 stop >/dev/null 2>&1; }

@@ -5,9 +5,10 @@
 # restarted while it runs (rows kept, then written: table totals equal the
 # input, nothing counted twice); sql_table_schema creating a missing table;
 # sql_locking_style table (LOCK TABLES ... WRITE in the server's general
-# log) and row; sql_multi_values (multi-row INSERTs of at most that many
-# bytes in the log, then UPDATEs on a second run) with hostile labels
-# (quotes, backslash, a tab, \N, SQL) stored exactly as the print output has them.
+# log) and row; sql_multi_values (LOAD DATA LOCAL INFILE in the log, then
+# UPDATEs on a second run; with local_infile off on the server, multi-row
+# INSERTs of at most that many bytes) with hostile labels (quotes,
+# backslash, a tab, \N, SQL) stored exactly as the print output has them.
 TEST_NAME=test_sql_mysql
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integration/sql_lib.sh"
@@ -138,14 +139,10 @@ EOC
 nlock=$(grep -c 'LOCK TABLES' "$MYDIR/general.log")
 run_our_pmacctd "$T/l.conf" || fail "mysql multi-values run"
 [ "$(grep -c 'LOCK TABLES' "$MYDIR/general.log")" = "$nlock" ] || fail "sql_locking_style row took a table lock"
-# multi-row statements, none longer than 300 bytes (a row alone may be)
-grep -o 'INSERT INTO acct_lab .*' "$MYDIR/general.log" >"$T/ins.log"
-rows=$(sed 1d "$T/l.csv" | wc -l)
-nst=$(wc -l <"$T/ins.log")
-[ "$nst" -gt 1 ] && [ "$nst" -lt "$rows" ] || fail "multi-values: $nst INSERT statements for $rows rows"
-grep -q '),(' "$T/ins.log" || fail "multi-values: no multi-row INSERT"
-awk 'length($0) > 300 && index($0, "),(") {bad++} END {exit bad > 0}' "$T/ins.log" ||
-    fail "multi-values: a multi-row statement longer than sql_multi_values"
+# the rows to INSERT as LOAD DATA LOCAL INFILE, no INSERT statement
+grep -q "LOAD DATA LOCAL INFILE 'pmacct' INTO TABLE acct_lab" "$MYDIR/general.log" ||
+    fail "multi-values: no LOAD DATA LOCAL INFILE in the general log"
+grep -q 'INSERT INTO acct_lab' "$MYDIR/general.log" && fail "multi-values: INSERTs beside LOAD DATA"
 sed -E 1d "$T/l.csv" | sed -E 's/^(.*),([^,]*),([^,]*),([^,]*)$/\1|\2|\3|\4/' | LC_ALL=C sort >"$T/l.want"
 lab_rows() {
     mariadb --no-defaults -S "$MYSOCK" -uroot -N -B -r pmacct -e "SELECT CONCAT_WS('|', label,
@@ -160,4 +157,20 @@ awk -F'|' -v OFS='|' '{$(NF-1) *= 2; $NF *= 2; print}' "$T/l.want" >"$T/l.want2"
 lab_rows >"$T/l.got"
 cmp -s "$T/l.want2" "$T/l.got" || { diff "$T/l.want2" "$T/l.got" | head >&2; fail "second run: rows not updated"; }
 [ "$(my_q pmacct -e 'SELECT count(*) FROM acct')" = "${want%%|*}" ] || fail "acct changed"
+
+# 5. a server with local_infile off: said once, the rows kept and sent as
+# multi-row INSERTs, none longer than 300 bytes (a row alone may be)
+my_q -e "SET GLOBAL local_infile = 0" || fail "local_infile"
+my_q pmacct -e "DELETE FROM acct_lab" || fail "delete"
+run_our_pmacctd "$T/l.conf" || fail "mysql multi-values run, local_infile off"
+grep -q 'LOAD DATA LOCAL INFILE refused' "$T/l.conf.log" || fail "no word of the refused LOAD DATA"
+grep -o 'INSERT INTO acct_lab .*' "$MYDIR/general.log" >"$T/ins.log"
+rows=$(sed 1d "$T/l.csv" | wc -l)
+nst=$(wc -l <"$T/ins.log")
+[ "$nst" -gt 1 ] && [ "$nst" -lt "$rows" ] || fail "multi-values: $nst INSERT statements for $rows rows"
+grep -q '),(' "$T/ins.log" || fail "multi-values: no multi-row INSERT"
+awk 'length($0) > 300 && index($0, "),(") {bad++} END {exit bad > 0}' "$T/ins.log" ||
+    fail "multi-values: a multi-row statement longer than sql_multi_values"
+lab_rows >"$T/l.got"
+cmp -s "$T/l.want" "$T/l.got" || { diff "$T/l.want" "$T/l.got" | head >&2; fail "multi-values (INSERT) rows differ from the print output"; }
 exit 0

@@ -7,8 +7,10 @@
 # sql_locking_style table (LOCK TABLE ... IN EXCLUSIVE MODE seen in the
 # server's statement log) and none; sql_use_copy + sql_dont_try_update
 # (COPY ... FROM STDIN in the log) with hostile labels (quotes, backslash,
-# the delimiter, a tab, \N, SQL) stored exactly as the print output has them,
-# then the same rows UPDATEd (pipelined statements): counters doubled.
+# the delimiter, a tab, \N, SQL) stored exactly as the print output has them
+# (binary COPY: every column type is one pgbin.c encodes), then the same rows
+# UPDATEd (pipelined statements): counters doubled; a table with a numeric
+# and a timestamptz column: text COPY, the same rows and time bins.
 TEST_NAME=test_sql_pgsql
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integration/sql_lib.sh"
@@ -136,8 +138,8 @@ sql_locking_style: none
 EOC
 nlock=$(grep -c 'LOCK TABLE' "$PGDIR/server.log")
 run_our_pmacctd "$T/l.conf" || fail "pgsql COPY run"
-grep -q 'COPY acct_lab (label, ip_src, packets, bytes, flows, stamp_inserted, stamp_updated) FROM STDIN' \
-    "$PGDIR/server.log" || fail "sql_use_copy: no COPY in the server log"
+grep -q 'COPY acct_lab (label, ip_src, packets, bytes, flows, stamp_inserted, stamp_updated) FROM STDIN WITH (FORMAT binary)' \
+    "$PGDIR/server.log" || fail "sql_use_copy: no binary COPY in the server log"
 grep -q 'INSERT INTO acct_lab' "$PGDIR/server.log" && fail "sql_use_copy: INSERT statements seen"
 [ "$(grep -c 'LOCK TABLE' "$PGDIR/server.log")" = "$nlock" ] || fail "sql_locking_style none took a lock"
 sed -E 1d "$T/l.csv" | sed -E 's/^(.*),([^,]*),([^,]*),([^,]*)$/\1|\2|\3|\4/' | LC_ALL=C sort >"$T/l.want"
@@ -153,4 +155,19 @@ psql_q -d pmacct -c "SELECT label, host(ip_src), sum(packets), sum(bytes) FROM a
   GROUP BY label, ip_src" | LC_ALL=C sort >"$T/l.got"
 cmp -s "$T/l.want2" "$T/l.got" || { diff "$T/l.want2" "$T/l.got" | head >&2; fail "UPDATE run: rows not updated"; }
 [ "$(psql_q -d pmacct -c 'SELECT count(*) FROM acct')" = "${want%%|*}" ] || fail "acct changed"
+
+# 5. types binary COPY does not encode (numeric, timestamptz): text COPY
+psql_q -d pmacct -c "CREATE TABLE acct_txt (label VARCHAR(255) NOT NULL DEFAULT '',
+  ip_src inet NOT NULL DEFAULT '0.0.0.0', packets INT NOT NULL, bytes NUMERIC NOT NULL,
+  flows INT NOT NULL DEFAULT 0, stamp_inserted timestamptz NOT NULL, stamp_updated timestamp,
+  PRIMARY KEY (label, ip_src, stamp_inserted))" || fail "create acct_txt"
+sed 's/^sql_table: acct_lab/sql_table: acct_txt/' "$T/l.conf" >"$T/l3.conf"
+run_our_pmacctd "$T/l3.conf" || fail "pgsql text COPY run"
+grep -q "COPY acct_txt (.*) FROM STDIN WITH (DELIMITER" "$PGDIR/server.log" ||
+    fail "no text COPY for a numeric/timestamptz table"
+psql_q -d pmacct -c "SELECT label, host(ip_src), sum(packets), sum(bytes) FROM acct_txt
+  GROUP BY label, ip_src" | LC_ALL=C sort >"$T/l.got"
+cmp -s "$T/l.want" "$T/l.got" || { diff "$T/l.want" "$T/l.got" | head >&2; fail "text COPY rows differ from the print output"; }
+bins() { psql_q -d pmacct -c "SELECT DISTINCT to_char(stamp_inserted, 'YYYY-MM-DD HH24:MI:SS') FROM $1" | sort; }
+[ "$(bins acct_lab)" = "$(bins acct_txt)" ] || fail "binary and text COPY time bins differ: $(bins acct_lab) / $(bins acct_txt)"
 exit 0

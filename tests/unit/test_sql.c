@@ -8,7 +8,9 @@
  * rows kept pending and written once it is back, nothing counted twice;
  * sql_preprocess qnum (checks only from N aggregates), fss and fsrc
  * (sampled rows renormalised: byte totals estimated within bounds that
- * hold with overwhelming probability), recover refused.
+ * hold with overwhelming probability), rows written in key order,
+ * recover=1 (filtered aggregates in
+ * the sql_backup_host file, actions applied; a bad value refused).
  * The writer thread is polled with deadlines, never slept on.
  */
 #include <errno.h>
@@ -391,7 +393,8 @@ static void test_sqlite_end_to_end(void **state)
 /* One purge of n aggregates (src 10.a.b.c, `big` of them with 5000 bytes
  * and 3 packets, the others 100 bytes and 1 packet) through sqlite3 with
  * sql_preprocess `pp`; returns the instance's database handle. */
-static sqlite3 *pp_run(const char *pp, const char *dbname, int n, int big)
+static sqlite3 *pp_run_b(const char *pp, const char *dbname,
+                         const char *backup, int n, int big)
 {
     char dbpath[300], schema[300];
     const struct pm_module_desc *d = pm_module_descriptor();
@@ -406,10 +409,14 @@ static sqlite3 *pp_run(const char *pp, const char *dbname, int n, int big)
     fakehost_reset();
     struct pm_instance *inst =
         fakehost_instance("sqlite3", "pp", PM_KIND_OUTPUT, "src_host");
+    char bpath[300];
+    snprintf(bpath, sizeof(bpath), "%s/%s", tmpdir, backup ? backup : "");
     void *cfg = fakehost_config(d, inst, "sql_db", dbpath, "sql_table",
                                 "acct_pp", "sql_table_schema", schema,
                                 "sql_optimize_clauses", "true",
-                                "sql_preprocess", pp, NULL);
+                                "sql_preprocess", pp,
+                                backup ? "sql_recovery_backup_host" : NULL,
+                                bpath, NULL);
     void *ctx;
     assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), 0);
     assert_int_equal(d->start(ctx), 0);
@@ -433,6 +440,11 @@ static sqlite3 *pp_run(const char *pp, const char *dbname, int n, int big)
     return db;
 }
 
+static sqlite3 *pp_run(const char *pp, const char *dbname, int n, int big)
+{
+    return pp_run_b(pp, dbname, NULL, n, big);
+}
+
 static void test_sqlite_preprocess(void **state)
 {
     (void)state;
@@ -448,6 +460,10 @@ static void test_sqlite_preprocess(void **state)
     sqlite3 *db = pp_run("qnum=100, minp=2", "q1.db", 50, 5);
     query1(db, "SELECT count(*) FROM acct_pp", out, sizeof(out));
     assert_string_equal(out, "50\n");
+    /* sql_sort_rows (default): inserted in key order (sqlite3: text) */
+    query1(db, "SELECT count(*) FROM acct_pp a JOIN acct_pp b ON b.rowid = "
+               "a.rowid + 1 WHERE b.ip_src < a.ip_src", out, sizeof(out));
+    assert_string_equal(out, "0\n");
     sqlite3_close(db);
     db = pp_run("qnum=100, minp=2", "q2.db", 150, 5);
     query1(db, "SELECT count(*), sum(packets) FROM acct_pp", out, sizeof(out));
@@ -482,12 +498,34 @@ static void test_sqlite_preprocess(void **state)
     assert_true(bytes == rows * 4000 && pk == 40);
     sqlite3_close(db);
 
-    /* recover: refused with the reason */
+    /* recover=1: the 45 filtered aggregates in the backup file (created
+     * there by sql_table_schema), the action adjb applied to both sides */
+    db = pp_run_b("minp=2, adjb=10, recover=1", "rp.db", "rb.db", 50, 5);
+    assert_int_equal(fakehost_counter_value("preprocess_recovered"), 45);
+    assert_int_equal(fakehost_counter_value("rows_written"), 50);
+    query1(db, "SELECT count(*), sum(packets), min(bytes) FROM acct_pp", out,
+           sizeof(out));
+    assert_string_equal(out, "5|15|5030\n");
+    sqlite3_close(db);
+    char bpath[300];
+    snprintf(bpath, sizeof(bpath), "%s/rb.db", tmpdir);
+    assert_int_equal(sqlite3_open(bpath, &db), SQLITE_OK);
+    query1(db, "SELECT count(*), sum(packets), min(bytes), max(bytes) FROM "
+               "acct_pp", out, sizeof(out));
+    assert_string_equal(out, "45|45|110|110\n");
+    sqlite3_close(db);
+    /* without a backup: filtered aggregates discarded, said at start */
+    db = pp_run("minp=2, recover=1", "r0.db", 50, 5);
+    query1(db, "SELECT count(*) FROM acct_pp", out, sizeof(out));
+    assert_string_equal(out, "5\n");
+    sqlite3_close(db);
+
+    /* recover=x: refused with the reason */
     const struct pm_module_desc *d = pm_module_descriptor();
     fakehost_reset();
     struct pm_instance *inst =
         fakehost_instance("sqlite3", "r", PM_KIND_OUTPUT, "src_host");
-    void *cfg = fakehost_config(d, inst, "sql_preprocess", "minp=2,recover=1",
+    void *cfg = fakehost_config(d, inst, "sql_preprocess", "minp=2,recover=x",
                                 NULL);
     void *ctx = NULL;
     assert_int_equal(d->init(fakehost(), inst, cfg, &ctx), -EINVAL);
