@@ -277,6 +277,46 @@ static int client_fmt(const struct pm_render *r)
            r->cfg.fmt == PM_FMT_FORMATTED;
 }
 
+/* Decimal text of v into s (at least 21 bytes); no printf. */
+static void fmt_u64(char *s, uint64_t v)
+{
+    char t[20];
+    size_t k = 0;
+    do
+        t[k++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (k)
+        *s++ = t[--k];
+    *s = 0;
+}
+
+/* Dotted quad of a (at least 16 bytes), as inet_ntop writes it. */
+static void fmt_ip4(char *s, const uint8_t *a)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned b = a[i];
+        if (b >= 100) {
+            *s++ = (char)('0' + b / 100);
+            *s++ = (char)('0' + b / 10 % 10);
+        } else if (b >= 10) {
+            *s++ = (char)('0' + b / 10);
+        }
+        *s++ = (char)('0' + b % 10);
+        *s++ = i < 3 ? '.' : 0;
+    }
+}
+
+/* aa:bb:cc:dd:ee:ff (18 bytes), lower-case hex as "%02x". */
+static void fmt_mac(char *s, const uint8_t *f)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 6; i++) {
+        *s++ = hx[f[i] >> 4];
+        *s++ = hx[f[i] & 15];
+        *s++ = i < 5 ? ':' : 0;
+    }
+}
+
 static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
                       const struct pm_row *row, int which, char *s, size_t n,
                       const char **str, size_t *slen)
@@ -285,35 +325,34 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
     *str = NULL;
     switch (d->info.type) {
     case PM_VT_MAC:
-        snprintf(s, n, "%02x:%02x:%02x:%02x:%02x:%02x", f[0], f[1], f[2], f[3],
-                 f[4], f[5]);
+        fmt_mac(s, f);
         return Q_STR;
     case PM_VT_U8:
-        snprintf(s, n, "%u", f[0]);
+        fmt_u64(s, f[0]);
         return Q_NONE;
     case PM_VT_U16: {
         uint16_t v;
         memcpy(&v, f, 2);
-        snprintf(s, n, "%u", v);
+        fmt_u64(s, v);
         return Q_NONE;
     }
     case PM_VT_U32: {
         uint32_t v;
         memcpy(&v, f, 4);
-        snprintf(s, n, "%" PRIu32, v);
+        fmt_u64(s, v);
         return Q_NONE;
     }
     case PM_VT_U64: {
         uint64_t v;
         memcpy(&v, f, 8);
-        snprintf(s, n, "%" PRIu64, v);
+        fmt_u64(s, v);
         return Q_NONE;
     }
     case PM_VT_IP: {
         pm_ip_t ip;
         memcpy(&ip, f, sizeof(ip));
         if (ip.af == 4)
-            inet_ntop(AF_INET, ip.a, s, (socklen_t)n);
+            fmt_ip4(s, ip.a);
         else if (ip.af == 6)
             inet_ntop(AF_INET6, ip.a, s, (socklen_t)n);
         else if (client_fmt(r))
@@ -331,7 +370,7 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
         if (nm)
             snprintf(s, n, "%s", nm);
         else
-            snprintf(s, n, "%u", f[0]);
+            fmt_u64(s, f[0]);
         return Q_STR;
     }
     case PM_VT_ETYPE: {
@@ -341,7 +380,7 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
         return Q_STR;
     }
     case PM_VT_TCPFLAGS:
-        snprintf(s, n, "%u", f[0]);
+        fmt_u64(s, f[0]);
         return Q_STR;
     case PM_VT_STR: {
         pm_sref_t sr;
@@ -433,8 +472,7 @@ static int value_text(const struct pm_render *r, const struct pm_prim_def *d,
         inet_ntop(d->size == 16 ? AF_INET6 : AF_INET, f, s, (socklen_t)n);
         return Q_STR;
     case PM_VT_C_MAC:
-        snprintf(s, n, "%02x:%02x:%02x:%02x:%02x:%02x", f[0], f[1], f[2], f[3],
-                 f[4], f[5]);
+        fmt_mac(s, f);
         return Q_STR;
     case PM_VT_C_STR: {
         size_t k = 0;
@@ -666,16 +704,25 @@ int pmc_render_row(struct pm_render *r, const struct pm_row *row,
         }
     }
     if (csv) {
-        pmc_buf_printf(out, "%" PRIu64 "%s", row->packets, sep);
-        if (show_flows(r))
-            pmc_buf_printf(out, "%" PRIu64 "%s", row->flows, sep);
-        return pmc_buf_printf(out, "%" PRIu64 "\n", row->bytes);
+        fmt_u64(v, row->packets);
+        pmc_buf_append(out, v, strlen(v));
+        pmc_buf_append(out, sep, seplen);
+        if (show_flows(r)) {
+            fmt_u64(v, row->flows);
+            pmc_buf_append(out, v, strlen(v));
+            pmc_buf_append(out, sep, seplen);
+        }
+        fmt_u64(v, row->bytes);
+        pmc_buf_append(out, v, strlen(v));
+        return pmc_buf_append(out, "\n", 1);
     }
-    snprintf(v, sizeof(v), "%" PRIu64, row->packets);
+    fmt_u64(v, row->packets);
     pad_col(out, v, 22);
     if (show_flows(r)) {
-        snprintf(v, sizeof(v), "%" PRIu64, row->flows);
+        fmt_u64(v, row->flows);
         pad_col(out, v, 22);
     }
-    return pmc_buf_printf(out, "%" PRIu64 "\n", row->bytes);
+    fmt_u64(v, row->bytes);
+    pmc_buf_append(out, v, strlen(v));
+    return pmc_buf_append(out, "\n", 1);
 }

@@ -408,10 +408,74 @@ static void test_json_encode_as(void **state)
     free(out.p);
 }
 
+/* The renderer's own number, address and MAC formatting gives what
+ * printf and inet_ntop give, over random and edge values. */
+static void test_fast_formats(void **state)
+{
+    (void)state;
+    uint16_t ids[PM_P_MAX];
+    uint32_t n, sm;
+    int flows;
+    char err[256], want[512], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+    struct pm_render_cfg cfg = {0};
+    struct pm_buf out = {0};
+    struct pm_rec r;
+    struct pm_row row;
+    static const uint64_t edge[] = {0, 1, 9, 10, 99, 100, 255, 65535,
+                                    4294967295u, 18446744073709551615u};
+    assert_int_equal(pmc_aggregate_parse("src_mac,src_host,dst_host,src_port,"
+                                         "tag,tcpflags",
+                                         ids, &n, PM_P_MAX, &sm, &flows, err,
+                                         sizeof(err)),
+                     0);
+    cfg.fmt = PM_FMT_CSV;
+    cfg.prims = ids;
+    cfg.nprims = n;
+    struct pm_render *rd = pmc_render_new(&cfg);
+    assert_non_null(rd);
+    srand(7);
+    for (int i = 0; i < 20000; i++) {
+        uint8_t x[4], y[4], m[6];
+        memset(&r, 0, sizeof(r));
+        memset(&row, 0, sizeof(row));
+        for (int k = 0; k < 4; k++) {
+            /* mix the 1-, 2- and 3-digit octets */
+            x[k] = (uint8_t)(i < 256 ? i : rand() % (k % 2 ? 10 : 256));
+            y[k] = (uint8_t)(rand() % (i % 3 ? 256 : 100));
+        }
+        for (int k = 0; k < 6; k++)
+            m[k] = (uint8_t)rand();
+        memcpy(r.src_mac, m, 6);
+        pm_ip_set4(&r.src_host, x);
+        pm_ip_set4(&r.dst_host, y);
+        r.src_port = (uint16_t)rand();
+        r.tag = i < 10 ? edge[i] : ((uint64_t)rand() << 33) ^ (uint64_t)rand();
+        r.tcpflags = (uint8_t)rand();
+        row.rec = &r;
+        row.packets = i < 10 ? edge[9 - i] : (uint64_t)rand();
+        row.bytes = i < 10 ? edge[i] : (uint64_t)rand() * 1000;
+        row.flows = 3;
+        inet_ntop(AF_INET, x, a, sizeof(a));
+        inet_ntop(AF_INET, y, b, sizeof(b));
+        snprintf(want, sizeof(want),
+                 "%llu,%02x:%02x:%02x:%02x:%02x:%02x,%s,%s,%u,%u,%llu,%llu,%llu\n",
+                 (unsigned long long)r.tag, m[0], m[1], m[2], m[3], m[4], m[5],
+                 a, b, r.src_port, r.tcpflags,
+                 (unsigned long long)row.packets, (unsigned long long)row.flows,
+                 (unsigned long long)row.bytes);
+        out.len = 0;
+        assert_int_equal(pmc_render_row(rd, &row, &out), 0);
+        assert_string_equal(out.p, want);
+    }
+    pmc_render_free(rd);
+    free(out.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_g1),
+        cmocka_unit_test(test_fast_formats),
         cmocka_unit_test(test_num_protos),
         cmocka_unit_test(test_geo),
         cmocka_unit_test(test_strings_order),
