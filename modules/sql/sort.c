@@ -75,6 +75,25 @@ static int mac_parse(const char *v, int len, unsigned char *out)
     return i == len ? 0 : -1;
 }
 
+/* Dotted-quad IPv4 text (as rendered: no leading zeros) into 4 bytes;
+ * -1 when it is not one (then inet_pton decides). */
+static int ip4_parse(const char *v, int len, unsigned char *out)
+{
+    int i = 0;
+    for (int b = 0; b < 4; b++) {
+        unsigned x = 0;
+        int d = 0;
+        while (i < len && v[i] >= '0' && v[i] <= '9' && d < 3)
+            x = x * 10 + (unsigned)(v[i++] - '0'), d++;
+        if (!d || x > 255 || (d > 1 && v[i - d] == '0'))
+            return -1;
+        out[b] = (unsigned char)x;
+        if (b < 3 && (i >= len || v[i++] != '.'))
+            return -1;
+    }
+    return i == len ? 0 : -1;
+}
+
 /* Append one value's sort key. */
 static int key_value(struct kbuf *k, const char *v, int len, int typed)
 {
@@ -93,9 +112,13 @@ static int key_value(struct kbuf *k, const char *v, int len, int typed)
     }
     if (typed && len < 46) {
         char t[48];
+        b[0] = 1;
+        if (ip4_parse(v, len, b + 2) == 0) {
+            b[1] = 4;
+            return kput(k, b, 6);
+        }
         memcpy(t, v, (size_t)len);
         t[len] = 0;
-        b[0] = 1;
         if (inet_pton(AF_INET, t, b + 2) == 1) {
             b[1] = 4;
             return kput(k, b, 6);
@@ -115,11 +138,12 @@ static int key_value(struct kbuf *k, const char *v, int len, int typed)
     return kput(k, "\0", 1);
 }
 
-/* What is sorted: the first PFX bytes of the key inline (most
+/* What is sorted: the first PFX bytes of the key inline, as two
+ * big-endian words (compared as integers: the order of memcmp; most
  * comparisons end there), the row's index for the rest. */
 #define PFX 16
 struct sent {
-    unsigned char pfx[PFX];
+    uint64_t p0, p1;
     uint32_t row;
 };
 
@@ -128,19 +152,106 @@ struct sctx {
     const struct srow *rows;
 };
 
-static int cmp_rows(const void *a, const void *b, void *ud)
+static uint64_t be64(const unsigned char *p)
 {
-    const struct sent *ea = a, *eb = b;
-    int r = memcmp(ea->pfx, eb->pfx, PFX);
-    if (r)
-        return r;
-    const struct sctx *s = ud;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int cmp_rows(const struct sent *ea, const struct sent *eb,
+                    const struct sctx *s)
+{
+    if (ea->p0 != eb->p0)
+        return ea->p0 < eb->p0 ? -1 : 1;
+    if (ea->p1 != eb->p1)
+        return ea->p1 < eb->p1 ? -1 : 1;
     const struct srow *x = &s->rows[ea->row], *y = &s->rows[eb->row];
     size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int r;
     if (n > PFX &&
         (r = memcmp(s->keys + x->koff + PFX, s->keys + y->koff + PFX, n - PFX)))
         return r;
     return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+static void sift(struct sent *a, size_t i, size_t n, const struct sctx *s)
+{
+    for (;;) {
+        size_t m = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && cmp_rows(&a[l], &a[m], s) > 0)
+            m = l;
+        if (r < n && cmp_rows(&a[r], &a[m], s) > 0)
+            m = r;
+        if (m == i)
+            return;
+        struct sent t = a[i];
+        a[i] = a[m];
+        a[m] = t;
+        i = m;
+    }
+}
+
+/* Introsort: quicksort (median of three, the smaller side recursed),
+ * heapsort past a depth limit (no quadratic case whatever the rows),
+ * insertion sort for short runs.  The comparison inlined: about twice as
+ * fast as qsort_r here. */
+static void sort_ents(struct sent *a, size_t n, unsigned depth,
+                      const struct sctx *s)
+{
+    while (n > 16) {
+        if (!depth--) {
+            for (size_t i = n / 2; i-- > 0;)
+                sift(a, i, n, s);
+            for (size_t e = n - 1; e > 0; e--) {
+                struct sent t = a[0];
+                a[0] = a[e];
+                a[e] = t;
+                sift(a, 0, e, s);
+            }
+            return;
+        }
+        size_t m = n / 2;
+        struct sent t;
+        if (cmp_rows(&a[m], &a[0], s) < 0)
+            t = a[m], a[m] = a[0], a[0] = t;
+        if (cmp_rows(&a[n - 1], &a[m], s) < 0) {
+            t = a[n - 1], a[n - 1] = a[m], a[m] = t;
+            if (cmp_rows(&a[m], &a[0], s) < 0)
+                t = a[m], a[m] = a[0], a[0] = t;
+        }
+        struct sent piv = a[m];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (cmp_rows(&a[i], &piv, s) < 0)
+                i++;
+            while (cmp_rows(&piv, &a[j], s) < 0)
+                j--;
+            if (i >= j)
+                break;
+            t = a[i], a[i] = a[j], a[j] = t;
+            i++;
+            j--;
+        }
+        /* [0, j] <= pivot <= [j + 1, n) */
+        size_t ln = j + 1, rn = n - j - 1;
+        if (ln < rn) {
+            sort_ents(a, ln, depth, s);
+            a += ln;
+            n = rn;
+        } else {
+            sort_ents(a + ln, rn, depth, s);
+            n = ln;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct sent t = a[i];
+        size_t j = i;
+        for (; j > 0 && cmp_rows(&t, &a[j - 1], s) < 0; j--)
+            a[j] = a[j - 1];
+        a[j] = t;
+    }
 }
 
 /* Leave out of the keys the key columns whose value is the same in every
@@ -170,15 +281,15 @@ static int varying_cols(const struct sql_ctx *c, const struct sql_chunk *ch,
 }
 
 /* Queue ch's rows sorted, in pieces, and free ch; on error (-ENOMEM,
- * -EINVAL: corrupt chunk) nothing is queued and ch is left to the caller. */
+ * -EINVAL: corrupt chunk) ch is left to the caller holding the rows not
+ * queued (all of them, or those left when a piece could not be built). */
 int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
 {
     int typed = (c->be->flags & SQL_BF_TYPED_ORDER) != 0;
     struct kbuf k = {0};
     struct srow *rows = NULL;
     struct sent *ord = NULL;
-    struct sql_chunk **pieces = NULL;
-    size_t np = 0;
+    unsigned char *done = NULL;
     int keycol[SQL_MAX_COLS], nk = 0, rc = -ENOMEM;
     const char *vals[SQL_MAX_COLS];
     int lens[SQL_MAX_COLS];
@@ -212,45 +323,67 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
         rows[r].klen = (uint32_t)(k.len - rows[r].koff);
     }
     for (uint64_t r = 0; r < ch->nrows; r++) {
+        unsigned char pfx[PFX] = {0};
         size_t n = rows[r].klen < PFX ? rows[r].klen : PFX;
-        memset(ord[r].pfx, 0, PFX);
-        memcpy(ord[r].pfx, k.p + rows[r].koff, n);
+        memcpy(pfx, k.p + rows[r].koff, n);
+        ord[r].p0 = be64(pfx);
+        ord[r].p1 = be64(pfx + 8);
         ord[r].row = (uint32_t)r;
     }
     struct sctx s = {k.p, rows};
-    qsort_r(ord, ch->nrows, sizeof(*ord), cmp_rows, &s);
+    unsigned depth = 0;
+    for (uint64_t x = ch->nrows; x; x >>= 1)
+        depth += 2;
+    sort_ents(ord, ch->nrows, depth, &s);
     /* the sorted rows in pieces of SQL_CHUNK_ROWS (one transaction each),
-     * all built before any is queued: on failure the caller queues ch */
-    np = (size_t)((ch->nrows + SQL_CHUNK_ROWS - 1) / SQL_CHUNK_ROWS);
-    if (!(pieces = calloc(np, sizeof(*pieces))))
+     * each queued as soon as built: the writer starts on the first while
+     * the others are copied.  If a piece cannot be built, the rows not yet
+     * queued are moved to the front of ch (in place, no memory needed)
+     * and ch is left to the caller with them: nothing lost or doubled. */
+    if (!(done = calloc((size_t)(ch->nrows + 7) / 8, 1)))
         goto out;
-    for (uint64_t r = 0; r < ch->nrows;) {
+    uint64_t r = 0;
+    while (r < ch->nrows) {
         struct sql_chunk *p = sql_chunk_new(ch->table);
+        uint64_t r0 = r;
         if (!p)
-            goto out;
-        pieces[r / SQL_CHUNK_ROWS] = p;
+            goto partial;
         p->recover = ch->recover;
         p->t_min = ch->t_min;
         p->t_max = ch->t_max;
         for (; r < ch->nrows && p->nrows < SQL_CHUNK_ROWS; r++) {
             const struct srow *w = &rows[ord[r].row];
-            if (sql_chunk_add_raw(p, ch->data + w->roff, w->rlen) < 0)
-                goto out;
+            if (sql_chunk_add_raw(p, ch->data + w->roff, w->rlen) < 0) {
+                sql_chunk_free(p);
+                r = r0;
+                goto partial;
+            }
             p->nrows++;
         }
-    }
-    for (size_t i = 0; i < np; i++) {
-        sql_queue_chunk(c, pieces[i]);
-        pieces[i] = NULL;
+        for (uint64_t i = r0; i < r; i++)
+            done[ord[i].row / 8] |= (unsigned char)(1u << (ord[i].row % 8));
+        sql_queue_chunk(c, p);
     }
     sql_chunk_free(ch);
     rc = 0;
+    goto out;
+partial:
+    if (r) {
+        size_t wpos = 0;
+        uint64_t kept = 0;
+        for (uint64_t i = 0; i < ch->nrows; i++) {
+            if (done[i / 8] & (1u << (i % 8)))
+                continue;
+            memmove(ch->data + wpos, ch->data + rows[i].roff, rows[i].rlen);
+            wpos += rows[i].rlen;
+            kept++;
+        }
+        ch->len = wpos;
+        ch->nrows = kept;
+    }
+    rc = -ENOMEM;
 out:
-    if (pieces)
-        for (size_t i = 0; i < np; i++)
-            if (pieces[i])
-                sql_chunk_free(pieces[i]);
-    free(pieces);
+    free(done);
     free(k.p);
     free(rows);
     free(ord);

@@ -33,26 +33,31 @@ extern char **environ;
 
 /* Text of primitive `id` of row as pmacct writes it to SQL: the CSV form of
  * the host's renderer (one column), counters stripped. */
+/* pmacct's zero value of a column not aggregated (one per column, set at
+ * start: not looked up per row). */
+static const char *zero_text(const struct sql_ctx *c, const struct sql_col *col)
+{
+    const struct pm_prim_info *pi = c->host->prim_info((unsigned)col->prim);
+    const char *name = pi ? pi->name : "";
+    if (strstr(name, "mac"))
+        return "0:0:0:0:0:0";
+    if (!strcmp(name, "class"))
+        return "unknown";
+    if (!strcmp(name, "src_host") || !strcmp(name, "dst_host") ||
+        !strcmp(name, "src_net") || !strcmp(name, "dst_net") ||
+        !strcmp(name, "peer_src_ip") || !strcmp(name, "peer_dst_ip"))
+        return "0.0.0.0";
+    if (!strcmp(name, "std_comm") || !strcmp(name, "as_path"))
+        return " ";
+    return "0";
+}
+
 static int prim_text(struct sql_ctx *c, const struct sql_col *col,
                      const struct pm_row *row, const char **v, size_t *len)
 {
     int id = col->prim;
     if (!col->aggregated) {
-        /* pmacct's zero values for columns not aggregated */
-        const struct pm_prim_info *pi = c->host->prim_info((unsigned)id);
-        const char *name = pi ? pi->name : "";
-        if (strstr(name, "mac"))
-            *v = "0:0:0:0:0:0";
-        else if (!strcmp(name, "class"))
-            *v = "unknown";
-        else if (!strcmp(name, "src_host") || !strcmp(name, "dst_host") ||
-                 !strcmp(name, "src_net") || !strcmp(name, "dst_net") ||
-                 !strcmp(name, "peer_src_ip") || !strcmp(name, "peer_dst_ip"))
-            *v = "0.0.0.0";
-        else if (!strcmp(name, "std_comm") || !strcmp(name, "as_path"))
-            *v = " ";
-        else
-            *v = "0";
+        *v = zero_text(c, col);
         *len = strlen(*v);
         return 0;
     }
@@ -255,6 +260,10 @@ static int purge_row(void *ud, const struct pm_row *row0)
                 rc = sql_chunk_add(ch, c->fv[c->fcol[i]], c->fl[c->fcol[i]]);
                 break;
             }
+            if (c->zero[i]) {
+                rc = sql_chunk_add(ch, c->zero[i], strlen(c->zero[i]));
+                break;
+            }
             if (prim_text(c, col, &row, &v, &len) < 0)
                 goto nomem;
             rc = sql_chunk_add(ch, v, len);
@@ -277,11 +286,12 @@ static int purge_row(void *ud, const struct pm_row *row0)
             if (row.stamp_inserted != c->ins_t) { /* bins repeat: cache */
                 c->ins_t = row.stamp_inserted;
                 sql_time_text(c->ins_t, c->ins_text, sizeof(c->ins_text));
+                c->ins_len = strlen(c->ins_text);
             }
-            rc = sql_chunk_add(ch, c->ins_text, strlen(c->ins_text));
+            rc = sql_chunk_add(ch, c->ins_text, c->ins_len);
             break;
         case SQL_COL_STAMP_UPDATED:
-            rc = sql_chunk_add(ch, c->upd_text, strlen(c->upd_text));
+            rc = sql_chunk_add(ch, c->upd_text, c->upd_len);
             break;
         }
     }
@@ -348,6 +358,7 @@ static int purge(struct sql_ctx *c)
     c->host->now(c->inst, &now);
     c->stamp_updated = now.sec;
     sql_time_text(c->stamp_updated, c->upd_text, sizeof(c->upd_text));
+    c->upd_len = strlen(c->upd_text);
     c->ins_t = UINT64_MAX;
     c->walk_err = 0;
     c->npchunks = 0;
@@ -523,6 +534,10 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
         rc = c->ncols;
         goto fail;
     }
+    for (int i = 0; i < c->ncols; i++)
+        c->zero[i] = c->cols[i].kind == SQL_COL_PRIM && !c->cols[i].aggregated
+                         ? zero_text(c, &c->cols[i])
+                         : NULL;
     if ((rc = fast_init(c)) < 0)
         goto fail;
     rc = -EINVAL;

@@ -55,8 +55,11 @@ struct sql_ctx {
     size_t npchunks, cappchunks;
     uint64_t stamp_updated;
     char upd_text[32];   /* stamp_updated as text */
+    size_t upd_len;
     uint64_t ins_t;      /* last stamp_inserted seen and its text */
     char ins_text[32];
+    size_t ins_len;
+    const char *zero[SQL_MAX_COLS]; /* columns not aggregated: their text */
     uint64_t queued;     /* rows queued by this purge */
     int walk_err;
     /* preprocess */

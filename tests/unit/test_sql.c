@@ -445,6 +445,51 @@ static sqlite3 *pp_run(const char *pp, const char *dbname, int n, int big)
     return pp_run_b(pp, dbname, NULL, n, big);
 }
 
+/* sql_chunk_new wrapped (-Wl,--wrap): fail_chunk_at > 0 makes the call of
+ * that number (counted from when it was set) fail once. */
+struct sql_chunk *__real_sql_chunk_new(const char *table);
+struct sql_chunk *__wrap_sql_chunk_new(const char *table);
+static int fail_chunk_at, chunk_calls;
+struct sql_chunk *__wrap_sql_chunk_new(const char *table)
+{
+    if (fail_chunk_at && ++chunk_calls == fail_chunk_at)
+        return NULL;
+    return __real_sql_chunk_new(table);
+}
+
+/* A purge of 120,000 rows goes as sorted pieces of 50,000; when a piece
+ * cannot be built, the rows not yet queued are written unsorted: every
+ * row once, whichever piece failed. */
+static void test_sort_partial(void **state)
+{
+    (void)state;
+    char out[256];
+    static const int at[] = {0, 2, 3, 4}; /* 0: no failure */
+    for (int k = 0; k < 4; k++) {
+        char name[32];
+        snprintf(name, sizeof(name), "part%d.db", k);
+        chunk_calls = 0;
+        fail_chunk_at = at[k]; /* 1: the purge's chunk, 2..4: the pieces */
+        sqlite3 *db = pp_run("minb=1", name, 120000, 0);
+        fail_chunk_at = 0;
+        if (at[k]) /* none after the failure */
+            assert_int_equal(chunk_calls, at[k]);
+        query1(db, "SELECT count(*), count(DISTINCT ip_src), sum(packets) "
+                   "FROM acct_pp", out, sizeof(out));
+        assert_string_equal(out, "120000|120000|120000\n");
+        /* the pieces queued before the failure are in key order */
+        snprintf(name, sizeof(name), "%d", at[k] ? 50000 * (at[k] - 2) : 120000);
+        char q[256];
+        snprintf(q, sizeof(q), "SELECT count(*) FROM acct_pp a JOIN acct_pp b "
+                 "ON b.rowid = a.rowid + 1 WHERE b.rowid <= %s AND b.ip_src "
+                 "< a.ip_src", name);
+        query1(db, q, out, sizeof(out));
+        assert_string_equal(out, "0\n");
+        sqlite3_close(db);
+        assert_int_equal(fakehost_counter_value("rows_dropped"), 0);
+    }
+}
+
 static void test_sqlite_preprocess(void **state)
 {
     (void)state;
@@ -627,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_spool),
         cmocka_unit_test(test_sqlite_end_to_end),
         cmocka_unit_test(test_sqlite_preprocess),
+        cmocka_unit_test(test_sort_partial),
         cmocka_unit_test(test_sqlite_multi_values),
         cmocka_unit_test(test_sqlite_bad_config),
     };
