@@ -63,6 +63,14 @@ const struct pm_option pmd_core_options[] = {
      "pipeline_overload auto, live input: how long a capture waits for room "
      "in a full queue before that pipeline sheds load",
      0},
+    {"pipeline_inline", PM_OPT_ENUM, PM_OPTF_GLOBAL, CO(inline_mode), "auto",
+     "auto|true|false",
+     "(ours) a capture thread runs a batch through the pipeline itself when "
+     "the pipeline thread has nothing queued or running, instead of queueing "
+     "it (no hand-over between cores: less CPU per record); the pipeline "
+     "thread still runs ticks, purges and what is queued while it is busy. "
+     "auto: for live input with one pipeline",
+     0},
     {"files_umask", PM_OPT_STR, PM_OPTF_GLOBAL, CO(files_umask), NULL,
      "octal", "umask for files the daemon creates, e.g. 077", 0},
     {"aggregate_primitives", PM_OPT_PATH, PM_OPTF_GLOBAL,
@@ -533,6 +541,9 @@ int pmd_resolve(struct pmd *d)
         p->id = strdup(buf);
         p->overload = d->overload;
         p->overload_wait_ns = d->cc.overload_wait * 1000000ull;
+        p->inline_run = d->cc.inline_mode == PMD_INLINE_TRUE ||
+                        (d->cc.inline_mode == PMD_INLINE_AUTO && !d->savefile &&
+                         d->npls == 1);
     }
 
     /* 4. key[name] must name an instance */

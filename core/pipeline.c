@@ -236,6 +236,34 @@ static int push_to(struct pipeline *pl, struct pm_batch *b)
     return rc;
 }
 
+static void run_batch(struct pipeline *pl, struct pm_batch *b);
+
+/* Hand b to pl: run it here when pl runs inline (pipeline_inline) and has
+ * nothing queued or running, since then no earlier batch can come after
+ * it; else queue it under pl's overload policy.  0, or -ENOBUFS (b not
+ * taken: the caller releases it and counts the drop). */
+static int deliver(struct pipeline *pl, struct pm_batch *b)
+{
+    int rc;
+    if (pl->inline_run &&
+        !__atomic_load_n(&pl->in_flight, __ATOMIC_ACQUIRE) &&
+        pthread_mutex_trylock(&pl->run_mu) == 0) {
+        if (!__atomic_load_n(&pl->in_flight, __ATOMIC_ACQUIRE)) {
+            run_batch(pl, b);
+            pthread_mutex_unlock(&pl->run_mu);
+            pm_counter_add(pl->c_inline, 1);
+            pool_put(b);
+            return 0;
+        }
+        pthread_mutex_unlock(&pl->run_mu);
+    }
+    __atomic_add_fetch(&pl->in_flight, 1, __ATOMIC_ACQ_REL);
+    rc = push_to(pl, b);
+    if (rc < 0)
+        __atomic_sub_fetch(&pl->in_flight, 1, __ATOMIC_ACQ_REL);
+    return rc;
+}
+
 int pmd_batch_emit(const struct pm_instance *inst, struct pm_batch *b)
 {
     struct capture *c = cap_of(inst);
@@ -267,13 +295,13 @@ int pmd_batch_emit(const struct pm_instance *inst, struct pm_batch *b)
             continue;
         }
         nb->origin = b->origin;
-        if (push_to(pl, nb) < 0) {
+        if (deliver(pl, nb) < 0) {
             pool_put(nb);
             queue_full(d, pl, n);
             rc = -ENOBUFS;
         }
     }
-    if (push_to(d->pls[0], b) < 0) {
+    if (deliver(d->pls[0], b) < 0) {
         pool_put(b);
         queue_full(d, d->pls[0], n);
         rc = -ENOBUFS;
@@ -391,22 +419,31 @@ static void *pl_main(void *arg)
         __atomic_store_n(pl->c_qdepth, (uint64_t)pmq_count(q),
                          __ATOMIC_RELAXED);
         if (rc == 0) {
+            pthread_mutex_lock(&pl->run_mu);
             run_batch(pl, b);
+            __atomic_sub_fetch(&pl->in_flight, 1, __ATOMIC_ACQ_REL);
+            pthread_mutex_unlock(&pl->run_mu);
             pool_put(b);
         }
         gen = __atomic_load_n(&d->reload_gen, __ATOMIC_ACQUIRE);
         if (gen != pl->reload_seen) {
             pl->reload_seen = gen;
+            pthread_mutex_lock(&pl->run_mu);
             pl_reload(pl);
+            pthread_mutex_unlock(&pl->run_mu);
         }
         now = mono_ns();
         if (now >= next_tick) {
+            pthread_mutex_lock(&pl->run_mu);
             pl_tick(pl);
+            pthread_mutex_unlock(&pl->run_mu);
             next_tick = now + 1000000000ull;
         }
         if (rc == -EPIPE)
             break;
     }
+    /* the captures are joined before the queue is closed: nothing runs
+     * inline any more */
     for (i = 0; i < pl->nst; i++) {
         struct stage *s = pl->st[i];
         if (s->mod->d->flush && s->mod->d->flush(s->ctx, PM_FLUSH_FINAL) < 0)
@@ -557,6 +594,7 @@ static void teardown(struct pmd *d)
     for (i = 0; i < d->npls; i++) {
         pool_fini(&d->pls[i]->pool);
         pmq_fini(&d->pls[i]->q);
+        pthread_mutex_destroy(&d->pls[i]->run_mu);
     }
     for (i = 0; i < d->ncaps; i++)
         if (d->caps[i]->own) {
@@ -578,6 +616,8 @@ int pmd_start(struct pmd *d)
     for (i = 0; i < d->npls; i++) {
         struct pipeline *pl = d->pls[i];
         const char *id = pl->id;
+        pthread_mutex_init(&pl->run_mu, NULL);
+        pl->in_flight = 0;
         if ((rc = pmq_init(&pl->q, d->queue_batches)) < 0 ||
             (rc = pool_init(&pl->pool,
                             d->queue_batches + (uint32_t)d->ncaps + 2,
@@ -603,6 +643,9 @@ int pmd_start(struct pmd *d)
                                      "batches waiting");
         pl->c_batches = stats_counter("pipeline", id, "batches",
                                       "batches processed");
+        pl->c_inline = stats_counter("pipeline", id, "batches_inline",
+                                     "batches run by a capture thread "
+                                     "(pipeline_inline)");
     }
     for (i = 0; i < d->ncaps; i++) {
         struct capture *c = d->caps[i];

@@ -112,6 +112,9 @@ enum {
     PMD_OVERLOAD_WAIT
 };
 
+/* pipeline_inline */
+enum { PMD_INLINE_AUTO = 0, PMD_INLINE_TRUE, PMD_INLINE_FALSE };
+
 struct core_conf {
     int daemonize;
     int debug;
@@ -127,6 +130,7 @@ struct core_conf {
     uint64_t queue_batches;
     int overload;
     uint64_t overload_wait; /* ms */
+    int inline_mode; /* PMD_INLINE_* */
     char *files_umask;
     char *aggregate_primitives;
     int enc[4]; /* JSON/text encodings: host->render_flags() */
@@ -184,6 +188,9 @@ struct pipeline {
     int overload; /* PMD_OVERLOAD_BLOCK, _DROP or _WAIT */
     uint64_t overload_wait_ns;
     int shedding; /* _WAIT: a wait timed out, drop until half empty (atomic) */
+    int inline_run; /* pipeline_inline: captures may run batches themselves */
+    unsigned in_flight; /* batches queued or being run by the thread (atomic) */
+    pthread_mutex_t run_mu; /* held while the stages run (any thread) */
     int explicit_form;
     /* runtime */
     struct pmq q; /* captures -> this pipeline's thread */
@@ -191,7 +198,7 @@ struct pipeline {
     pthread_t th;
     int th_started;
     uint64_t *c_received, *c_dropped_q, *c_dropped_stage, *c_qdepth,
-        *c_batches;
+        *c_batches, *c_inline;
     uint64_t last_drop_warn;
     unsigned reload_seen;
 };

@@ -68,6 +68,7 @@ static int t_run(void *ctx)
             pm_rec_set(r, PM_P_SRC_HOST);
             r->packets = 1;
             r->bytes = 100;
+            r->tag2 = i + 1; /* sequence: tcount checks the order */
             b->n++;
             i++;
             k++;

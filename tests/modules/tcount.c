@@ -2,7 +2,9 @@
  * tcount.c - test-only output: counts what reaches it.  Counters:
  * accounted (non-dropped records), batches, tagged (records whose tag is
  * tcount_tag), flushes, final_accounted (accounted when flush(FINAL) ran),
- * ticks, reloads.  tcount_delay_us makes it slow (per batch).
+ * ticks, reloads, out_of_order (records whose tag2, tcap's sequence, is
+ * not above the last one seen).  tcount_delay_us makes it slow (per
+ * batch).
  * tcount_secret is a SECRET key (for --check-config).
  */
 #include <errno.h>
@@ -23,7 +25,8 @@ struct tcount_conf {
 struct tcount {
     struct tcount_conf c;
     uint64_t *accounted, *batches, *tagged, *flushes, *final_accounted,
-        *ticks, *reloads;
+        *ticks, *reloads, *out_of_order;
+    uint64_t last_seq;
 };
 
 static const struct pm_option opts[] = {
@@ -52,6 +55,7 @@ static int t_init(const struct pm_host *host, const struct pm_instance *inst,
     t->final_accounted = host->counter(inst, "final_accounted", "at flush");
     t->ticks = host->counter(inst, "ticks", "tick calls");
     t->reloads = host->counter(inst, "reloads", "reload calls");
+    t->out_of_order = host->counter(inst, "out_of_order", "records");
     *ctx = t;
     return 0;
 }
@@ -67,6 +71,11 @@ static int t_process(void *ctx, struct pm_batch *b)
         n++;
         if (pm_batch_rec(b, i)->tag == t->c.tag)
             tg++;
+        uint64_t seq = pm_batch_rec(b, i)->tag2;
+        if (seq && seq <= t->last_seq)
+            pm_counter_add(t->out_of_order, 1);
+        if (seq)
+            t->last_seq = seq;
     }
     pm_counter_add(t->accounted, n);
     pm_counter_add(t->tagged, tg);

@@ -218,6 +218,54 @@ static void t_wait_policy_stuck(void **s)
     done();
 }
 
+/* pipeline_inline: live input, one pipeline (auto): the capture thread
+ * runs batches itself while the pipeline thread has nothing queued;
+ * every record arrives once and in order.  Off: every batch is queued. */
+static void t_inline(void **s)
+{
+    (void)s;
+    assert_int_equal(run_conf("capture[default]: tcap\n"
+                              "tcap_records: 200000\n"
+                              "plugins: tcount[a]\n"),
+                     0);
+    assert_int_equal(C("tcount", "a", "accounted"), 200000);
+    assert_int_equal(C("tcount", "a", "out_of_order"), 0);
+    assert_true(C("pipeline", "a", "batches_inline") > 0);
+    assert_int_equal(C("tcount", "a", "final_accounted"), 200000);
+    done();
+    /* a slow stage: the pipeline thread is busy with queued batches at
+     * times, the capture thread runs the others; still in order */
+    assert_int_equal(run_conf("capture[default]: tcap\n"
+                              "tcap_records: 20000\n"
+                              "pipeline_queue_batches: 4\n"
+                              "plugins: tcount[a]\n"
+                              "tcount_delay_us: 100\n"),
+                     0);
+    assert_int_equal(C("tcount", "a", "accounted"), 20000);
+    assert_int_equal(C("tcount", "a", "out_of_order"), 0);
+    done();
+    assert_int_equal(run_conf("capture[default]: tcap\n"
+                              "tcap_records: 200000\n"
+                              "pipeline_inline: false\n"
+                              "plugins: tcount[a]\n"),
+                     0);
+    assert_int_equal(C("tcount", "a", "accounted"), 200000);
+    assert_int_equal(C("tcount", "a", "out_of_order"), 0);
+    assert_int_equal(C("pipeline", "a", "batches_inline"), 0);
+    done();
+    /* two pipelines: auto leaves them to their threads */
+    assert_int_equal(run_conf("capture[default]: tcap\n"
+                              "tcap_records: 50000\n"
+                              "plugins: tcount[a], tcount[b]\n"),
+                     0);
+    assert_int_equal(C("tcount", "a", "accounted"), 50000);
+    assert_int_equal(C("tcount", "b", "accounted"), 50000);
+    assert_int_equal(C("pipeline", "a", "batches_inline") +
+                         C("pipeline", "b", "batches_inline"),
+                     0);
+    done();
+}
+
 static void t_sigterm_flushes(void **s)
 {
     int64_t v;
@@ -287,7 +335,7 @@ int main(void)
         cmocka_unit_test(t_n_in_n_out),   cmocka_unit_test(t_several_pipelines),
         cmocka_unit_test(t_order),        cmocka_unit_test(t_drop_policy),
         cmocka_unit_test(t_block_policy), cmocka_unit_test(t_wait_policy_slow),
-        cmocka_unit_test(t_wait_policy_stuck),
+        cmocka_unit_test(t_wait_policy_stuck), cmocka_unit_test(t_inline),
         cmocka_unit_test(t_sigterm_flushes),
         cmocka_unit_test(t_idle_tick),    cmocka_unit_test(t_stats_render),
     };
