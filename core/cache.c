@@ -503,10 +503,12 @@ static inline void seg_copy(uint8_t *d, const uint8_t *s, uint32_t n)
     }
 }
 
-/* Build the key of record r (alt: the sum_* second pass) into k; returns
- * its hash (never 0). */
-static uint64_t build_key(struct pm_cache *c, const struct pm_rec *r,
-                          const struct pm_batch *b, int alt, uint64_t *k)
+/* Build the key of record r (alt: the sum_* second pass) into k; hashed
+ * later (hash_key), once the key's bytes are in the cache: a hash read
+ * right after the narrow stores that built the key stalls on store
+ * forwarding. */
+static void build_key(struct pm_cache *c, const struct pm_rec *r,
+                      const struct pm_batch *b, int alt, uint64_t *k)
 {
     uint8_t *kb = (uint8_t *)k;
     uint32_t i;
@@ -534,7 +536,6 @@ static uint64_t build_key(struct pm_cache *c, const struct pm_rec *r,
         uint64_t bin = time_bin(c, ts->sec);
         memcpy(kb + c->keylen - 8, &bin, 8);
     }
-    return hash_key(k, c->keylen / 8);
 }
 
 /* Account record r under key k (hash h): find or insert its aggregate. */
@@ -630,8 +631,8 @@ static int batch_room(struct pm_cache *c, uint32_t n)
 #define PREFETCH_AHEAD 6
 
 /*
- * Two passes over the batch: (1) build every key and hash and prefetch
- * its table slot; (2) account the records in order, prefetching the entry
+ * Passes over the batch: (1) build every key; (1b) hash them and prefetch
+ * their table slots; (2) account the records in order, prefetching the entry
  * of the record PREFETCH_AHEAD places ahead (its slot is in cache by
  * then).  The order of accounting (hence of insertion, overflows and
  * output) is the record order, the sum_* pass right after its record, as
@@ -665,13 +666,15 @@ int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b)
         if (b->ndropped && pm_batch_dropped(b, i))
             continue;
         r = pm_batch_rec(b, i);
-        for (j = 0; j < np; j++, nk++) {
-            uint64_t h = build_key(c, r, b, (int)j, c->bkeys + (size_t)nk * kw);
-            c->bhash[nk] = h;
-            __builtin_prefetch(&c->table[(uint32_t)h & c->tmask]);
-        }
+        for (j = 0; j < np; j++, nk++)
+            build_key(c, r, b, (int)j, c->bkeys + (size_t)nk * kw);
     }
     nkeys = nk;
+    for (nk = 0; nk < nkeys; nk++) {
+        uint64_t h = hash_key(c->bkeys + (size_t)nk * kw, kw);
+        c->bhash[nk] = h;
+        __builtin_prefetch(&c->table[(uint32_t)h & c->tmask]);
+    }
     nk = 0;
     for (i = 0; i < b->n; i++) {
         const struct pm_rec *r;

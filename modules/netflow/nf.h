@@ -154,6 +154,7 @@ struct nf_ctx {
     uint64_t pend_bytes;
     uint32_t npend;
     int stop;
+    int need_net; /* src_net/dst_net aggregated somewhere (or unknown) */
     int renorm_deferred; /* sampling_map set: the sampling transform
                             renormalises (with the map's rates) */
     struct pm_batch *b; /* batch being filled */

@@ -8,6 +8,34 @@
  */
 #include "test_netflow_util.h"
 
+/* src_net/dst_net are computed only when a pipeline aggregates them;
+ * masks always */
+static void test_v5_nets_when_needed(void **state)
+{
+    (void)state;
+    fx_aggregate = "src_host,dst_host,src_mask";
+    struct fx *f = fx_new(NULL);
+    fx_aggregate = "src_host,dst_host,src_net,dst_net";
+    struct wb w;
+    build_v5(&w, 1000, 0x4000 | 100);
+    assert_int_equal(feed(f, &w), 2);
+    struct pm_rec *r = rec(f, 0, NULL);
+    assert_false(pm_rec_has(r, PM_P_SRC_NET));
+    assert_false(pm_rec_has(r, PM_P_DST_NET));
+    assert_int_equal(r->src_net.af, 0);
+    assert_true(pm_rec_has(r, PM_P_SRC_MASK));
+    assert_int_equal(r->src_mask, 16);
+    fx_free(f);
+    fx_aggregate = "dst_net"; /* one side is enough: both computed */
+    f = fx_new(NULL);
+    fx_aggregate = "src_host,dst_host,src_net,dst_net";
+    assert_int_equal(feed(f, &w), 2);
+    r = rec(f, 0, NULL);
+    assert_string_equal(ipstr(&r->src_net), "10.1.0.0");
+    assert_string_equal(ipstr(&r->dst_net), "192.168.10.0");
+    fx_free(f);
+}
+
 /* ---- v5 ------------------------------------------------------------------ */
 static void test_v5(void **state)
 {
@@ -746,6 +774,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v5),
+        cmocka_unit_test(test_v5_nets_when_needed),
         cmocka_unit_test(test_v5_renormalize_time_new),
         cmocka_unit_test(test_v1_v7),
         cmocka_unit_test(test_v8),

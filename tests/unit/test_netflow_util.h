@@ -119,6 +119,9 @@ struct fx {
     pm_ts_t now;
 };
 
+/* the capture's aggregate (the union over the pipelines) */
+static const char *fx_aggregate = "src_host,dst_host,src_net,dst_net";
+
 static inline struct fx *fx_new_v(const char *k, va_list ap)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -129,7 +132,7 @@ static inline struct fx *fx_new_v(const char *k, va_list ap)
     kv[n] = NULL;
     f->d = pm_module_descriptor();
     f->inst = fakehost_instance("netflow", "default", PM_KIND_CAPTURE,
-                                "src_host,dst_host");
+                                fx_aggregate);
     /* fakehost_config takes varargs; pass up to 8 pairs explicitly */
     f->cfg = fakehost_config(f->d, f->inst, kv[0], kv[1], kv[2], kv[3], kv[4],
                              kv[5], kv[6], kv[7], kv[8], kv[9], kv[10],

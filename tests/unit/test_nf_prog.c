@@ -99,7 +99,7 @@ static struct fx *fx_new(void)
     assert_non_null(f);
     f->d = pm_module_descriptor();
     f->inst = fakehost_instance("netflow", "default", PM_KIND_CAPTURE,
-                                "src_host,dst_host");
+                                "src_host,dst_host,src_net,dst_net");
     f->cfg = fakehost_config(f->d, f->inst, NULL);
     assert_int_equal(f->d->init(fakehost(), f->inst, f->cfg, &ctx), 0);
     f->c = ctx;
