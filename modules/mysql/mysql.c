@@ -291,36 +291,12 @@ static int load_begin(struct my *m, const char *table,
 static int load_row(struct my *m, const char *const *vals, const int *lens,
                     int n)
 {
-    size_t need = 1;
-    for (int i = 0; i < n; i++)
-        need += 1 + (vals[i] ? 2 * (size_t)lens[i] : 2);
-    if (grow(&m->mbuf, &m->mcap, m->mlen + need) < 0)
+    /* LOAD DATA ... FIELDS TERMINATED BY '\t' ESCAPED BY '\\' */
+    static const char esc[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n',
+                                  [0] = '0'};
+    if (grow(&m->mbuf, &m->mcap, m->mlen + sql_text_row_max(vals, lens, n)) < 0)
         return -ENOMEM;
-    char *o = m->mbuf + m->mlen;
-    for (int i = 0; i < n; i++) {
-        if (i)
-            *o++ = '\t';
-        if (!vals[i]) {
-            *o++ = '\\';
-            *o++ = 'N';
-            continue;
-        }
-        for (int k = 0; k < lens[i]; k++) {
-            char ch = vals[i][k];
-            char e = ch == '\\'   ? '\\'
-                     : ch == '\t' ? 't'
-                     : ch == '\n' ? 'n'
-                     : ch == '\0' ? '0'
-                                  : 0;
-            if (e) {
-                *o++ = '\\';
-                *o++ = e;
-            } else {
-                *o++ = ch;
-            }
-        }
-    }
-    *o++ = '\n';
+    char *o = sql_text_row(m->mbuf + m->mlen, vals, lens, n, '\t', esc);
     m->mlen = (size_t)(o - m->mbuf);
     m->mrows++;
     return 0;

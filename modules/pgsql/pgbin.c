@@ -132,34 +132,6 @@ static int parse_int(const char *v, int len, int64_t lo, int64_t hi,
     return 0;
 }
 
-static int hexv(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* "x:x:x:x:x:x" (1-2 hex digits each) */
-static int parse_mac(const char *v, int len, unsigned char *o)
-{
-    int i = 0;
-    for (int b = 0; b < 6; b++) {
-        int x = 0, d = 0;
-        while (i < len && d < 2 && hexv(v[i]) >= 0)
-            x = x * 16 + hexv(v[i++]), d++;
-        if (!d)
-            return -1;
-        o[b] = (unsigned char)x;
-        if (b < 5 && (i >= len || v[i++] != ':'))
-            return -1;
-    }
-    return i == len ? 0 : -1;
-}
-
 /* inet/cidr: family (2: IPv4, 3: IPv6), bits, is_cidr, nb, address */
 static int parse_inet(const char *v, int len, int cidr, unsigned char *o,
                       int *olen)
@@ -272,7 +244,7 @@ int pgbin_row(unsigned char *o, const int *kinds, const struct sql_col *cols,
                 goto bad;
             break;
         case PGB_MAC:
-            if (parse_mac(v, len, d) < 0)
+            if (sql_mac_parse(v, len, d) < 0)
                 goto bad;
             bl = 6;
             break;

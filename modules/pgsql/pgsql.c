@@ -33,6 +33,7 @@ struct pg {
     char *cbuf;
     size_t clen, ccap;
     char delim;
+    char esc[256]; /* COPY text: backslash, the delimiter, CR, LF escaped */
     /* binary COPY (pgbin.c) when every column's type allows it: decided
      * once per table and connection */
     int bin;
@@ -79,6 +80,10 @@ static void *pg_open(const struct pm_host *host, const struct pm_instance *inst,
     p->inst = inst;
     p->cfg = cfg;
     p->delim = cfg->delimiter && *cfg->delimiter ? cfg->delimiter[0] : ',';
+    p->esc['\\'] = '\\';
+    p->esc[(unsigned char)p->delim] = p->delim;
+    p->esc['\n'] = 'n';
+    p->esc['\r'] = 'r';
     return p;
 }
 
@@ -308,12 +313,8 @@ static int pg_bulk_row(void *b, const char *const *vals, const int *lens,
                        int n, char *err, size_t errlen)
 {
     struct pg *p = b;
-    size_t need = 1;
-    if (p->bin)
-        need = pgbin_row_max(lens, vals, n);
-    else
-        for (int i = 0; i < n; i++)
-            need += 1 + (vals[i] ? 2 * (size_t)lens[i] : 2);
+    size_t need = p->bin ? pgbin_row_max(lens, vals, n)
+                         : sql_text_row_max(vals, lens, n);
     if (p->clen + need > p->ccap) {
         size_t nc = p->ccap ? p->ccap : COPY_FLUSH * 2;
         while (nc < p->clen + need)
@@ -334,32 +335,7 @@ static int pg_bulk_row(void *b, const char *const *vals, const int *lens,
         p->clen += (size_t)l;
         return p->clen >= COPY_FLUSH ? pg_copy_flush(p, err, errlen) : 0;
     }
-    char *o = p->cbuf + p->clen;
-    for (int i = 0; i < n; i++) {
-        if (i)
-            *o++ = p->delim;
-        if (!vals[i]) {
-            *o++ = '\\';
-            *o++ = 'N';
-            continue;
-        }
-        for (int k = 0; k < lens[i]; k++) {
-            char ch = vals[i][k];
-            if (ch == '\\' || ch == p->delim) {
-                *o++ = '\\';
-                *o++ = ch;
-            } else if (ch == '\n') {
-                *o++ = '\\';
-                *o++ = 'n';
-            } else if (ch == '\r') {
-                *o++ = '\\';
-                *o++ = 'r';
-            } else {
-                *o++ = ch;
-            }
-        }
-    }
-    *o++ = '\n';
+    char *o = sql_text_row(p->cbuf + p->clen, vals, lens, n, p->delim, p->esc);
     p->clen = (size_t)(o - p->cbuf);
     return p->clen >= COPY_FLUSH ? pg_copy_flush(p, err, errlen) : 0;
 }

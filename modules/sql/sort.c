@@ -47,34 +47,6 @@ static int kput(struct kbuf *k, const void *v, size_t n)
     return 0;
 }
 
-static int hexv(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* "x:x:x:x:x:x" (1 or 2 hex digits each) into 6 bytes */
-static int mac_parse(const char *v, int len, unsigned char *out)
-{
-    int i = 0, n = 0;
-    for (int b = 0; b < 6; b++) {
-        int x = 0, d = 0;
-        while (i < len && d < 2 && hexv(v[i]) >= 0)
-            x = x * 16 + hexv(v[i++]), d++;
-        if (!d)
-            return -1;
-        out[n++] = (unsigned char)x;
-        if (b < 5 && (i >= len || v[i++] != ':'))
-            return -1;
-    }
-    return i == len ? 0 : -1;
-}
-
 /* Dotted-quad IPv4 text (as rendered: no leading zeros) into 4 bytes;
  * -1 when it is not one (then inet_pton decides). */
 static int ip4_parse(const char *v, int len, unsigned char *out)
@@ -127,7 +99,7 @@ static int key_value(struct kbuf *k, const char *v, int len, int typed)
             b[1] = 6;
             return kput(k, b, 18);
         }
-        if (mac_parse(v, len, b + 2) == 0) {
+        if (sql_mac_parse(v, len, b + 2) == 0) {
             b[1] = 0;
             return kput(k, b, 8);
         }

@@ -344,4 +344,14 @@ void sql_fini(void *ctx);
 /* Time text 'YYYY-MM-DD HH:MM:SS' (local time). */
 void sql_time_text(uint64_t t, char *out, size_t outlen);
 
+/* textrow.c: one row of delimited text (COPY, LOAD DATA): values joined by
+ * delim, NULL as \N, a byte ch with esc[ch] != 0 written as '\\' esc[ch],
+ * ended by a newline; o must hold sql_text_row_max() bytes.  Returns the
+ * end. */
+size_t sql_text_row_max(const char *const *vals, const int *lens, int n);
+char *sql_text_row(char *o, const char *const *vals, const int *lens, int n,
+                   char delim, const char esc[256]);
+/* "x:x:x:x:x:x" (1 or 2 hex digits each) into 6 bytes; 0 or -1. */
+int sql_mac_parse(const char *v, int len, unsigned char *out);
+
 #endif
