@@ -23,7 +23,9 @@
 # Environment: EXPORT (v9), NPKTS (1000000; sflow: 200000), NFLOWS (10000),
 # LOOPS (20), RATE (0), BURST (64: datagrams per sendmmsg; 1 spreads them
 # evenly at RATE as a router does),
-# SENDERS (1), PIPE_SIZE (nfacctd_pipe_size, 67108864), KEEP=1 keeps the
+# SENDERS (1), EXPORTERS (1: every sender from 127.0.0.1; N: sender s sends
+# from 127.0.0.((s-1) % N + 1), so nfacctd_threads 2 spreads them over its
+# sockets), PIPE_SIZE (nfacctd_pipe_size, 67108864), KEEP=1 keeps the
 # work dir.  Takes the reference lock (/tmp/pmacct-ref.lock) while the
 # reference runs.  Needs softflowd, tcpdump, tshark, pmacct, cc, awk.
 set -u
@@ -172,7 +174,7 @@ CONF
     local spids=() s t0 t1
     t0=$(date +%s.%N)
     for s in $(seq "$SENDERS"); do
-        "$NFSEND" -d 127.0.0.1 -p $port -l "$LOOPS" -r "$RATE" -b "$BURST" "$W/export.pcap" >"$W/$name.send.$s" 2>&1 &
+        "$NFSEND" -s 127.0.0.$(((s - 1) % ${EXPORTERS:-1} + 1)) -d 127.0.0.1 -p $port -l "$LOOPS" -r "$RATE" -b "$BURST" "$W/export.pcap" >"$W/$name.send.$s" 2>&1 &
         spids+=($!)
     done
     for s in "${spids[@]}"; do wait "$s"; done
