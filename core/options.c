@@ -69,7 +69,7 @@ const struct pm_option pmd_core_options[] = {
      "the pipeline thread has nothing queued or running, instead of queueing "
      "it (no hand-over between cores: less CPU per record); the pipeline "
      "thread still runs ticks, purges and what is queued while it is busy. "
-     "auto: for live input with one pipeline",
+     "auto: nfacctd and sfacctd with live input and one pipeline",
      0},
     {"files_umask", PM_OPT_STR, PM_OPTF_GLOBAL, CO(files_umask), NULL,
      "octal", "umask for files the daemon creates, e.g. 077", 0},
@@ -541,9 +541,15 @@ int pmd_resolve(struct pmd *d)
         p->id = strdup(buf);
         p->overload = d->overload;
         p->overload_wait_ns = d->cc.overload_wait * 1000000ull;
-        p->inline_run = d->cc.inline_mode == PMD_INLINE_TRUE ||
-                        (d->cc.inline_mode == PMD_INLINE_AUTO && !d->savefile &&
-                         d->npls == 1);
+        /* auto: the flow collectors, whose records are light to aggregate
+         * and whose bursts wait in a large socket buffer; not pmacctd and
+         * uacctd, whose pipelines may classify every packet: there the
+         * capture thread keeps to capturing */
+        p->inline_run =
+            d->cc.inline_mode == PMD_INLINE_TRUE ||
+            (d->cc.inline_mode == PMD_INLINE_AUTO && !d->savefile &&
+             d->npls == 1 && d->daemon &&
+             (!strcmp(d->daemon, "nfacctd") || !strcmp(d->daemon, "sfacctd")));
     }
 
     /* 4. key[name] must name an instance */

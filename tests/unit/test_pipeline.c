@@ -27,12 +27,14 @@
 static char moddir[1024];
 static struct pmd D;
 
+static const char *daemon_name = "pmacctd";
+
 static int setup_conf(const char *text)
 {
     char err[512];
     int rc;
     stats_reset();
-    pmd_init(&D, "pmacctd");
+    pmd_init(&D, daemon_name);
     rc = conf_parse_text(&D.conf, text, "p.conf", err, sizeof(err));
     assert_int_equal(rc, 0);
     D.conf.main_file = "p.conf";
@@ -218,12 +220,14 @@ static void t_wait_policy_stuck(void **s)
     done();
 }
 
-/* pipeline_inline: live input, one pipeline (auto): the capture thread
- * runs batches itself while the pipeline thread has nothing queued;
- * every record arrives once and in order.  Off: every batch is queued. */
+/* pipeline_inline: live input, one pipeline, a flow collector (auto): the
+ * capture thread runs batches itself while the pipeline thread has nothing
+ * queued; every record arrives once and in order.  Off, pmacctd (auto) and
+ * two pipelines: every batch is queued. */
 static void t_inline(void **s)
 {
     (void)s;
+    daemon_name = "nfacctd";
     assert_int_equal(run_conf("capture[default]: tcap\n"
                               "tcap_records: 200000\n"
                               "plugins: tcount[a]\n"),
@@ -263,6 +267,24 @@ static void t_inline(void **s)
     assert_int_equal(C("pipeline", "a", "batches_inline") +
                          C("pipeline", "b", "batches_inline"),
                      0);
+    done();
+    /* pmacctd: auto keeps the capture thread to capturing; true inlines */
+    daemon_name = "pmacctd";
+    assert_int_equal(run_conf("capture[default]: tcap\n"
+                              "tcap_records: 50000\n"
+                              "plugins: tcount[a]\n"),
+                     0);
+    assert_int_equal(C("tcount", "a", "accounted"), 50000);
+    assert_int_equal(C("pipeline", "a", "batches_inline"), 0);
+    done();
+    assert_int_equal(run_conf("capture[default]: tcap\n"
+                              "tcap_records: 50000\n"
+                              "pipeline_inline: true\n"
+                              "plugins: tcount[a]\n"),
+                     0);
+    assert_int_equal(C("tcount", "a", "accounted"), 50000);
+    assert_int_equal(C("tcount", "a", "out_of_order"), 0);
+    assert_true(C("pipeline", "a", "batches_inline") > 0);
     done();
 }
 
