@@ -31,8 +31,6 @@ extern char **environ;
 
 /* ---- value text -------------------------------------------------------- */
 
-/* Text of primitive `id` of row as pmacct writes it to SQL: the CSV form of
- * the host's renderer (one column), counters stripped. */
 /* pmacct's zero value of a column not aggregated (one per column, set at
  * start: not looked up per row). */
 static const char *zero_text(const struct sql_ctx *c, const struct sql_col *col)
@@ -52,15 +50,13 @@ static const char *zero_text(const struct sql_ctx *c, const struct sql_col *col)
     return "0";
 }
 
+/* Text of aggregated primitive col of row as pmacct writes it to SQL: the
+ * CSV form of the host's renderer (one column), counters stripped.
+ * Columns not aggregated take their zero_text (c->zero) instead. */
 static int prim_text(struct sql_ctx *c, const struct sql_col *col,
                      const struct pm_row *row, const char **v, size_t *len)
 {
     int id = col->prim;
-    if (!col->aggregated) {
-        *v = zero_text(c, col);
-        *len = strlen(*v);
-        return 0;
-    }
     struct pm_render *r = c->rend[id];
     if (!r) {
         struct pm_render_cfg rc = {0};
