@@ -82,6 +82,9 @@ def connect(host, port, sctp):
 
 
 def wait_closed(s, secs):
+    """True once the collector closed: EOF on TCP; on SCTP, whose recv()
+    keeps timing out after a shutdown we began, the association gone
+    (getsockopt SCTP_STATUS refused: no association)."""
     s.settimeout(0.1)
     end = time.monotonic() + secs
     while time.monotonic() < end:
@@ -89,6 +92,11 @@ def wait_closed(s, secs):
             if s.recv(1) == b"":
                 return True
         except socket.timeout:
+            if s.proto == socket.IPPROTO_SCTP:
+                try:
+                    s.getsockopt(socket.IPPROTO_SCTP, 14, 200)  # SCTP_STATUS
+                except OSError:
+                    return True
             continue
         except OSError:
             return True
