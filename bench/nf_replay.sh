@@ -25,8 +25,9 @@
 # evenly at RATE as a router does),
 # SENDERS (1), EXPORTERS (1: every sender from 127.0.0.1; N: sender s sends
 # from 127.0.0.((s-1) % N + 1), so nfacctd_threads 2 spreads them over its
-# sockets), PIPE_SIZE (nfacctd_pipe_size, 67108864), KEEP=1 keeps the
-# work dir.  Takes the reference lock (/tmp/pmacct-ref.lock) while the
+# sockets), PIPE_SIZE (nfacctd_pipe_size, 67108864), ROUNDS (1: the
+# daemons run ROUNDS times, interleaved, and the medians of their CPU per
+# counted packet are compared too), KEEP=1 keeps the work dir.  Takes the reference lock (/tmp/pmacct-ref.lock) while the
 # reference runs.  Needs softflowd, tcpdump, tshark, pmacct, cc, awk.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -210,28 +211,57 @@ report() { # NAME COUNTED CPU SEND_S
     results+=("$1 $nsp")
 }
 
-exec 9>>"$LOCK"
-flock -w 600 9 || { echo "cannot take $LOCK"; exit 1; }
-r=$(run_one ref "$REF") || { echo "$r"; exit 1; }
-flock -u 9
-set -- $r; report "$1" "$2" "$3" "$4"
-if [ "$DAEMON" = sfacctd ]; then
-    # one receiver thread (sfacctd_threads does not exist)
-    r=$(run_one ours "$B/pmacctd" --daemon sfacctd) || { echo "$r"; exit 1; }
+ROUNDS=${ROUNDS:-1}
+for round in $(seq "$ROUNDS"); do
+    sfx=
+    [ "$ROUNDS" -gt 1 ] && sfx=.$round
+    exec 9>>"$LOCK"
+    flock -w 600 9 || { echo "cannot take $LOCK"; exit 1; }
+    r=$(run_one ref$sfx "$REF") || { echo "$r"; exit 1; }
+    flock -u 9
     set -- $r; report "$1" "$2" "$3" "$4"
-else
-    EXTRA="nfacctd_threads: 1"
-    r=$(run_one ours_t1 "$B/pmacctd" --daemon nfacctd) || { echo "$r"; exit 1; }
-    set -- $r; report "$1" "$2" "$3" "$4"
-    EXTRA="nfacctd_threads: 2"
-    r=$(run_one ours_t2 "$B/pmacctd" --daemon nfacctd) || { echo "$r"; exit 1; }
-    set -- $r; report "$1" "$2" "$3" "$4"
-fi
-
-ref_ns=$(echo "${results[0]}" | awk '{print $2}')
-for x in "${results[@]:1}"; do
-    set -- $x
-    awk -v n="$1" -v r="$ref_ns" -v o="$2" 'BEGIN { if (o > 0) printf "%s: reference CPU per counted packet / ours = %.1fx\n", n, r / o }'
+    if [ "$DAEMON" = sfacctd ]; then
+        # one receiver thread (sfacctd_threads does not exist)
+        r=$(run_one ours$sfx "$B/pmacctd" --daemon sfacctd) || { echo "$r"; exit 1; }
+        set -- $r; report "$1" "$2" "$3" "$4"
+    else
+        EXTRA="nfacctd_threads: 1"
+        r=$(run_one ours_t1$sfx "$B/pmacctd" --daemon nfacctd) || { echo "$r"; exit 1; }
+        set -- $r; report "$1" "$2" "$3" "$4"
+        EXTRA="nfacctd_threads: 2"
+        r=$(run_one ours_t2$sfx "$B/pmacctd" --daemon nfacctd) || { echo "$r"; exit 1; }
+        set -- $r; report "$1" "$2" "$3" "$4"
+    fi
 done
+
+# per round: reference / ours; with ROUNDS > 1 also the medians of each
+# daemon's CPU per counted packet over the rounds and their ratio (rounds
+# interleave the daemons, so a slow spell of the machine hits every side)
+printf '%s\n' "${results[@]}" | awk '
+    { split($1, a, "."); name = a[1]; rnd = (a[2] == "" ? 1 : a[2]); v[name, rnd] = $2
+      if (!(name in seen)) { seen[name] = 1; order[++nn] = name }; if (rnd > nr) nr = rnd }
+    function median(name,   i, n, x, j, t) {
+        n = 0
+        for (i = 1; i <= nr; i++) if (v[name, i] != "-" && v[name, i] > 0) x[++n] = v[name, i]
+        for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
+        if (!n) return 0
+        return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+    }
+    END {
+        for (k = 2; k <= nn; k++) {
+            lo = 1e9; hi = 0; below = 0
+            for (i = 1; i <= nr; i++) {
+                r = v[order[1], i]; o = v[order[k], i]
+                if (o <= 0) continue
+                x = r / o
+                if (nr == 1) printf "%s: reference CPU per counted packet / ours = %.1fx\n", order[k], x
+                else printf "%s round %d: %.1fx\n", order[k], i, x
+                if (x < lo) lo = x; if (x > hi) hi = x; if (x < 5) below++
+            }
+            if (nr > 1)
+                printf "%s: median reference / median ours = %.3f / %.3f ns = %.1fx (rounds %.1fx .. %.1fx, %d of %d below 5x)\n",
+                    order[k], median(order[1]), median(order[k]), median(order[1]) / median(order[k]), lo, hi, below, nr
+        }
+    }'
 [ "${KEEP:-}" = 1 ] && echo "work dir: $W"
 exit 0

@@ -249,7 +249,9 @@ static int deliver(struct pipeline *pl, struct pm_batch *b)
         !__atomic_load_n(&pl->in_flight, __ATOMIC_ACQUIRE) &&
         pthread_mutex_trylock(&pl->run_mu) == 0) {
         if (!__atomic_load_n(&pl->in_flight, __ATOMIC_ACQUIRE)) {
+            pmc_batch_local = 1;
             run_batch(pl, b);
+            pmc_batch_local = 0;
             pthread_mutex_unlock(&pl->run_mu);
             pm_counter_add(pl->c_inline, 1);
             pool_put(b);

@@ -82,6 +82,10 @@ struct pm_cache *pmc_cache_new(const struct pm_instance *inst,
                                const struct pm_cache_cfg *cfg);
 void pmc_cache_free(struct pm_cache *c);
 int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b);
+/* Set by the core while the thread that filled a batch runs its pipeline
+ * itself (pipeline_inline): the records are in this core's cache, so
+ * pmc_cache_add does not prefetch them. */
+extern __thread int pmc_batch_local;
 int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud);
 uint64_t pmc_cache_count(const struct pm_cache *c);
 void pmc_cache_clear(struct pm_cache *c);
