@@ -18,6 +18,7 @@
 #   run_ref_pmacctd CONF [ARGS] run the reference to completion (savefile
 #                               configs), under the lock; log in CONF.log
 #   run_our_pmacctd CONF [ARGS] same with ours
+#   nf_savefile_csv CAP CSV AGG our nfacctd: capture's datagrams -> print CSV
 #   start_ref_pmacctd CONF      start in the background (memory plugin with
 #                               pcap_savefile_wait), lock held until stopped
 #   start_our_pmacctd CONF
@@ -201,6 +202,21 @@ run_ref_pmacctd() {
 }
 
 run_our_pmacctd() { pm_run "$PM_OUR_PMACCTD" "$@"; }
+
+# nf_savefile_csv CAP CSV AGG: our nfacctd reads the NetFlow/IPFIX datagrams
+# of capture CAP (pcap_savefile) into a print CSV aggregated by AGG (config
+# and log beside CSV: CSV.conf, CSV.conf.log).
+nf_savefile_csv() {
+    pm_conf "$2.conf" <<CONF
+pcap_savefile: $1
+plugins: print[p]
+aggregate: $3
+print_output[p]: csv
+print_output_file[p]: $2
+print_refresh_time[p]: 3600
+CONF
+    run_our_pmacctd "$2.conf" --daemon nfacctd
+}
 
 # out_packets FILE: total PACKETS of a print output (csv, formatted or json).
 out_packets() {

@@ -94,15 +94,7 @@ compare_tables "$T/udp.csv" "$T/sctp.csv" "softflowd IPFIX over UDP vs over SCTP
     fail "SCTP accounting differs from UDP's"
 
 # 2. the IPFIX messages of softflowd's capture, one per SCTP message
-pm_conf "$T/file.conf" <<CONF
-pcap_savefile: $CAP
-plugins: print[p]
-aggregate: $AGG
-print_output[p]: csv
-print_output_file[p]: $T/file.csv
-print_refresh_time[p]: 3600
-CONF
-run_our_pmacctd "$T/file.conf" --daemon nfacctd || fail "savefile run failed"
+nf_savefile_csv "$CAP" "$T/file.csv" "$AGG" || fail "savefile run failed"
 SCTP=$(free_port)
 UDP=
 start sent "nfacctd_ipfix_sctp_port: $SCTP"

@@ -29,15 +29,7 @@ AGG="src_host, dst_host, src_port, dst_port, proto"
 PIPE=$T/m.pipe
 
 # 1. reference for the comparison: the capture read as UDP datagrams
-pm_conf "$T/file.conf" <<CONF
-pcap_savefile: $CAP
-plugins: print[p]
-aggregate: $AGG
-print_output[p]: csv
-print_output_file[p]: $T/file.csv
-print_refresh_time[p]: 3600
-CONF
-run_our_pmacctd "$T/file.conf" --daemon nfacctd || fail "savefile run failed"
+nf_savefile_csv "$CAP" "$T/file.csv" "$AGG" || fail "savefile run failed"
 [ "$(wc -l <"$T/file.csv")" -gt 10 ] || fail "savefile run accounted almost nothing: $(cat "$T/file.csv")"
 
 free_port() { "$PM_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
