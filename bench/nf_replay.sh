@@ -27,8 +27,8 @@
 # from 127.0.0.((s-1) % N + 1), so nfacctd_threads 2 spreads them over its
 # sockets), PIPE_SIZE (nfacctd_pipe_size, 67108864), ROUNDS (1: the
 # daemons run ROUNDS times, interleaved, and the medians of their CPU per
-# counted packet are compared too), KEEP=1 keeps the work dir.  Takes the reference lock (/tmp/pmacct-ref.lock) while the
-# reference runs.  Needs softflowd, tcpdump, tshark, pmacct, cc, awk.
+# counted packet are compared too), KEEP=1 keeps the work dir.  Takes the
+# reference lock (/tmp/pmacct-ref.lock) while the reference runs.  Needs softflowd, tcpdump, tshark, pmacct, cc, awk.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-}

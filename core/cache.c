@@ -660,8 +660,9 @@ int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b)
         if (!pmc_batch_local && i + PREFETCH_AHEAD < b->n) {
             /* records queued by another thread are in another core's
              * cache: fetch the lines the key and the counters are read
-             * from (not when this thread filled the batch itself: the
-             * prefetches cost ~7 % of a v9 collector's CPU for nothing) */
+             * from (not when this thread filled the batch itself, the
+             * records are in its cache: perf share of this function in a
+             * v9 collector 27-28 % with the prefetches, 24 % without) */
             const uint8_t *nr =
                 (const uint8_t *)pm_batch_rec(b, i + PREFETCH_AHEAD);
             for (j = 0; j < c->npf; j++)
