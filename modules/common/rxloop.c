@@ -148,7 +148,7 @@ int pm_rx_loop(struct pm_rx *w, const struct pm_rx_ops *ops, void *ud)
         if (!ops->holding(ud))
             batch_due = 0;
         if (w->live && (n == 0 || mono_ms() >= next_pub)) {
-            publish(w, n == 0);
+            publish(w, 1);
             next_pub = mono_ms() + 1000;
         }
         if (pause_us && n > 0 && n < PM_RX_BATCH / 2) {

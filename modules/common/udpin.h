@@ -138,8 +138,8 @@ struct pm_udpin;
 /* Open the socket or the savefile.  Logs why on error.  The receive
  * buffer obtained is checked: when the kernel gives less than pipe_size
  * it logs a warning naming the sysctl to raise (net.core.rmem_max).
- * Kernel drops (socket buffer full) are read with SO_RXQ_OVFL and
- * /proc/net/udp{,6}: pm_udpin_drops(). */
+ * Kernel drops (socket buffer full) are read with SO_MEMINFO (or
+ * /proc/net/udp{,6}): pm_udpin_drops(). */
 int pm_udpin_open(struct pm_udpin **out, const struct pm_host *host,
                   const struct pm_instance *inst,
                   const struct pm_udpin_cfg *cfg);
@@ -157,9 +157,9 @@ int pm_udpin_open_group(struct pm_udpin **out, unsigned n,
 /* The socket index the steering program picks for a source address in a
  * group of n (the same hash, computed in C: tests, logs). */
 unsigned pm_udpin_steer(const pm_ip_t *src, unsigned n);
-/* Datagrams the kernel dropped on this socket (receive buffer full),
- * as far as known: SO_RXQ_OVFL of received datagrams, and /proc/net/udp
- * when refresh is non-zero (call it when idle, not per datagram). */
+/* Datagrams the kernel dropped on this socket (receive buffer full):
+ * read (SO_MEMINFO, else /proc/net/udp) when refresh is non-zero, else the
+ * last value read.  A system call: about once a second, not per batch. */
 uint64_t pm_udpin_drops(struct pm_udpin *u, int refresh);
 /* Receive buffer the kernel granted (bytes, as getsockopt reports). */
 uint64_t pm_udpin_rcvbuf(const struct pm_udpin *u);
