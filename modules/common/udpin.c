@@ -34,7 +34,16 @@
 /* ---- input --------------------------------------------------------------- */
 
 #define UDPIN_BATCH 64
-#define UDPIN_BUFSZ 65536
+/* Where a batch's datagrams land: one slot each, packed, for datagrams up
+ * to a jumbo frame; the rest of a bigger one (up to UDP's 65,507 bytes)
+ * goes to that message's overflow buffer and is made contiguous there.
+ * Not one 64 KB buffer each: 64 buffers 64 KB apart put line k of every
+ * datagram in the same cache set (4 KB-aliasing in L1, 2 sets of L2), so
+ * the kernel's copy and the decoder's reads evicted each other.  The slot
+ * is an odd number of cache lines (145) so consecutive slots spread over
+ * the sets. */
+#define UDPIN_SLOT 9280u
+#define UDPIN_BUFSZ 65536u
 
 struct pm_udpin {
     const struct pm_host *host;
@@ -49,14 +58,16 @@ struct pm_udpin {
     uint64_t denied;
     int delay_done;
     int af;
-    uint8_t *bufs; /* UDPIN_BATCH * UDPIN_BUFSZ (socket mode) */
+    uint8_t *bufs; /* UDPIN_BATCH * UDPIN_SLOT (socket mode) */
+    uint8_t *big;  /* UDPIN_BATCH * UDPIN_BUFSZ: overflow, touched only by
+                      datagrams longer than a slot */
     uint64_t rcvbuf;     /* granted by the kernel */
     uint64_t drops;      /* best known kernel drop count */
     uint64_t drops_total; /* SO_MEMINFO's 32-bit count widened */
     uint32_t drops_last;
     unsigned long inode; /* for /proc/net/udp */
     struct mmsghdr msgs[UDPIN_BATCH];
-    struct iovec iov[UDPIN_BATCH];
+    struct iovec iov[UDPIN_BATCH][2];
     struct sockaddr_storage from[UDPIN_BATCH];
 };
 
@@ -187,12 +198,15 @@ static int open_socket(struct pm_udpin *u, int reuseport)
     struct stat stt;
     if (fstat(u->fd, &stt) == 0)
         u->inode = (unsigned long)stt.st_ino;
-    u->bufs = malloc((size_t)UDPIN_BATCH * UDPIN_BUFSZ);
-    if (!u->bufs)
+    u->bufs = malloc((size_t)UDPIN_BATCH * UDPIN_SLOT);
+    u->big = malloc((size_t)UDPIN_BATCH * UDPIN_BUFSZ);
+    if (!u->bufs || !u->big)
         return -ENOMEM;
     for (int i = 0; i < UDPIN_BATCH; i++) {
-        u->iov[i].iov_base = u->bufs + (size_t)i * UDPIN_BUFSZ;
-        u->iov[i].iov_len = UDPIN_BUFSZ;
+        u->iov[i][0].iov_base = u->bufs + (size_t)i * UDPIN_SLOT;
+        u->iov[i][0].iov_len = UDPIN_SLOT;
+        u->iov[i][1].iov_base = u->big + (size_t)i * UDPIN_BUFSZ + UDPIN_SLOT;
+        u->iov[i][1].iov_len = UDPIN_BUFSZ - UDPIN_SLOT;
     }
     return 0;
 }
@@ -482,8 +496,8 @@ int pm_udpin_recv(struct pm_udpin *u, struct pm_dgram *dg, unsigned max,
     for (int attempt = 0;; attempt++) {
         for (unsigned i = 0; i < max; i++) {
             memset(&u->msgs[i].msg_hdr, 0, sizeof(u->msgs[i].msg_hdr));
-            u->msgs[i].msg_hdr.msg_iov = &u->iov[i];
-            u->msgs[i].msg_hdr.msg_iovlen = 1;
+            u->msgs[i].msg_hdr.msg_iov = u->iov[i];
+            u->msgs[i].msg_hdr.msg_iovlen = 2;
             u->msgs[i].msg_hdr.msg_name = &u->from[i];
             u->msgs[i].msg_hdr.msg_namelen = sizeof(u->from[i]);
         }
@@ -514,7 +528,13 @@ int pm_udpin_recv(struct pm_udpin *u, struct pm_dgram *dg, unsigned max,
             continue;
         }
         d->dport = u->port;
-        d->data = u->iov[i].iov_base;
+        d->data = u->iov[i][0].iov_base;
+        if (u->msgs[i].msg_len > UDPIN_SLOT) {
+            /* longer than a slot: its head joins the tail in overflow */
+            uint8_t *whole = u->big + (size_t)i * UDPIN_BUFSZ;
+            memcpy(whole, u->iov[i][0].iov_base, UDPIN_SLOT);
+            d->data = whole;
+        }
         d->len = u->msgs[i].msg_len;
         d->ts = now;
         n++;
@@ -532,5 +552,6 @@ void pm_udpin_close(struct pm_udpin *u)
         pcap_close(u->pcap);
     pm_allow_free(&u->allow);
     free(u->bufs);
+    free(u->big);
     free(u);
 }

@@ -230,6 +230,51 @@ static void t_rcvbuf_and_drops(void **state)
     pm_udpin_close(u);
 }
 
+/* Datagrams of every size arrive whole and in order: below, at and past
+ * the packed slot (9,280 bytes: the rest goes to the overflow buffer and
+ * is joined there), up to UDP's largest, each slot reused by the next
+ * read. */
+static void t_sizes(void **state)
+{
+    (void)state;
+    static const unsigned sizes[] = {1,    100,   1500,  9279,  9280,
+                                     9281, 20000, 65507, 1400,  9281};
+    enum { NS = sizeof(sizes) / sizeof(sizes[0]) };
+    static uint8_t buf[65507];
+    struct pm_udpin *u;
+    struct pm_udpin_cfg cfg = {.prefix = "nfacctd", .ip = "127.0.0.1",
+                               .port = 0, .pipe_size = 4 << 20};
+    assert_int_equal(pm_udpin_open(&u, fakehost(), inst(), &cfg), 0);
+    int fd = sender(AF_INET, "127.0.0.1", "127.0.0.1", pm_udpin_port(u));
+    assert_true(fd >= 0);
+    for (int round = 0; round < 2; round++) {
+        for (unsigned k = 0; k < NS; k++) {
+            for (unsigned j = 0; j < sizes[k]; j++)
+                buf[j] = (uint8_t)(j * 7 + k + round * 13);
+            assert_int_equal(send(fd, buf, sizes[k], 0), (ssize_t)sizes[k]);
+        }
+        /* checked right after each read: the next one reuses the slots */
+        struct pm_dgram dg[64];
+        unsigned got = 0;
+        for (int tries = 0; tries < 100 && got < NS; tries++) {
+            int r = pm_udpin_recv(u, dg, 64, 10);
+            assert_true(r >= 0);
+            for (int i = 0; i < r; i++, got++) {
+                unsigned k = got;
+                assert_true(k < NS);
+                assert_int_equal(dg[i].len, sizes[k]);
+                for (unsigned j = 0; j < sizes[k]; j++)
+                    if (dg[i].data[j] != (uint8_t)(j * 7 + k + round * 13))
+                        fail_msg("datagram %u (%u bytes), byte %u differs", k,
+                                 sizes[k], j);
+            }
+        }
+        assert_int_equal(got, NS);
+    }
+    close(fd);
+    pm_udpin_close(u);
+}
+
 static void t_publish(void **state)
 {
     (void)state;
@@ -277,6 +322,7 @@ int main(void)
         cmocka_unit_test(t_group_dual),
         cmocka_unit_test(t_group_v6),
         cmocka_unit_test(t_rcvbuf_and_drops),
+        cmocka_unit_test(t_sizes),
         cmocka_unit_test(t_publish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
