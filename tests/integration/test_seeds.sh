@@ -227,7 +227,24 @@ for f in "$CONFDIR"/*.conf; do
         continue
     fi
     [ $HAVE_REF = 1 ] || { note "reference not installed: conf.d/$base.conf not compared"; continue; }
-    run_copy ref "$T/$base.ref.conf" || { echo "FAIL: reference on $T/$base.ref.conf" >&2; bad=1; continue; }
+    # pmacct 1.7.7 loses records now and then when a savefile ends before
+    # its plugin has printed (lib.sh, run_ref_until): a reference print
+    # output with fewer packets than ours is run again, three runs at most;
+    # the comparison below still decides
+    refok=1
+    for try in 1 2 3; do
+        rm -f "$T/$base.ref"/*.out
+        run_copy ref "$T/$base.ref.conf" || { refok=0; break; }
+        short=
+        for r in "$T/$base.ref"/*.out; do
+            [ -e "$r" ] || continue
+            [ "$(out_packets "$r")" -lt "$(out_packets "$T/$base.ours/$(basename "$r")")" ] &&
+                short="$short $(basename "$r")"
+        done
+        [ -z "$short" ] && break
+        note "reference run $try of conf.d/$base.conf accounted fewer packets than ours in$short: running it again"
+    done
+    [ $refok = 1 ] || { echo "FAIL: reference on $T/$base.ref.conf" >&2; bad=1; continue; }
     for r in "$T/$base.ref"/*.s "$T/$base.ref"/*.out; do
         [ -e "$r" ] || continue
         sed -i -E 's/"stamp_updated": "[^"]*"/"stamp_updated": "-"/' "$r"
