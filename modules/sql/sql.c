@@ -257,7 +257,7 @@ static int purge_row(void *ud, const struct pm_row *row0)
                 break;
             }
             if (c->zero[i]) {
-                rc = sql_chunk_add(ch, c->zero[i], strlen(c->zero[i]));
+                rc = sql_chunk_add(ch, c->zero[i], c->zero_len[i]);
                 break;
             }
             if (prim_text(c, col, &row, &v, &len) < 0)
@@ -530,10 +530,12 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
         rc = c->ncols;
         goto fail;
     }
-    for (int i = 0; i < c->ncols; i++)
+    for (int i = 0; i < c->ncols; i++) {
         c->zero[i] = c->cols[i].kind == SQL_COL_PRIM && !c->cols[i].aggregated
                          ? zero_text(c, &c->cols[i])
                          : NULL;
+        c->zero_len[i] = c->zero[i] ? strlen(c->zero[i]) : 0;
+    }
     if ((rc = fast_init(c)) < 0)
         goto fail;
     rc = -EINVAL;

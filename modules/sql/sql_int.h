@@ -60,6 +60,7 @@ struct sql_ctx {
     char ins_text[32];
     size_t ins_len;
     const char *zero[SQL_MAX_COLS]; /* columns not aggregated: their text */
+    size_t zero_len[SQL_MAX_COLS];
     uint64_t queued;     /* rows queued by this purge */
     int walk_err;
     /* preprocess */

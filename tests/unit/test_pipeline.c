@@ -220,6 +220,24 @@ static void t_wait_policy_stuck(void **s)
     done();
 }
 
+/* One tcap -> tcount[a] run with the keys in `keys`: every record
+ * accounted once and in order; batches run inline: want_inline 1 some,
+ * 0 none, -1 not checked. */
+static void inline_case(const char *keys, int64_t n, int want_inline)
+{
+    char conf[512];
+    snprintf(conf, sizeof(conf),
+             "capture[default]: tcap\n%splugins: tcount[a]\n", keys);
+    assert_int_equal(run_conf(conf), 0);
+    assert_int_equal(C("tcount", "a", "accounted"), n);
+    assert_int_equal(C("tcount", "a", "out_of_order"), 0);
+    if (want_inline > 0)
+        assert_true(C("pipeline", "a", "batches_inline") > 0);
+    else if (want_inline == 0)
+        assert_int_equal(C("pipeline", "a", "batches_inline"), 0);
+    done();
+}
+
 /* pipeline_inline: live input, one pipeline, a flow collector (auto): the
  * capture thread runs batches itself while the pipeline thread has nothing
  * queued; every record arrives once and in order.  Off, pmacctd (auto) and
@@ -239,24 +257,10 @@ static void t_inline(void **s)
     done();
     /* a slow stage: the pipeline thread is busy with queued batches at
      * times, the capture thread runs the others; still in order */
-    assert_int_equal(run_conf("capture[default]: tcap\n"
-                              "tcap_records: 20000\n"
-                              "pipeline_queue_batches: 4\n"
-                              "plugins: tcount[a]\n"
-                              "tcount_delay_us: 100\n"),
-                     0);
-    assert_int_equal(C("tcount", "a", "accounted"), 20000);
-    assert_int_equal(C("tcount", "a", "out_of_order"), 0);
-    done();
-    assert_int_equal(run_conf("capture[default]: tcap\n"
-                              "tcap_records: 200000\n"
-                              "pipeline_inline: false\n"
-                              "plugins: tcount[a]\n"),
-                     0);
-    assert_int_equal(C("tcount", "a", "accounted"), 200000);
-    assert_int_equal(C("tcount", "a", "out_of_order"), 0);
-    assert_int_equal(C("pipeline", "a", "batches_inline"), 0);
-    done();
+    inline_case("tcap_records: 20000\npipeline_queue_batches: 4\n"
+                "tcount_delay_us: 100\n",
+                20000, -1);
+    inline_case("tcap_records: 200000\npipeline_inline: false\n", 200000, 0);
     /* two pipelines: auto leaves them to their threads */
     assert_int_equal(run_conf("capture[default]: tcap\n"
                               "tcap_records: 50000\n"
@@ -270,22 +274,8 @@ static void t_inline(void **s)
     done();
     /* pmacctd: auto keeps the capture thread to capturing; true inlines */
     daemon_name = "pmacctd";
-    assert_int_equal(run_conf("capture[default]: tcap\n"
-                              "tcap_records: 50000\n"
-                              "plugins: tcount[a]\n"),
-                     0);
-    assert_int_equal(C("tcount", "a", "accounted"), 50000);
-    assert_int_equal(C("pipeline", "a", "batches_inline"), 0);
-    done();
-    assert_int_equal(run_conf("capture[default]: tcap\n"
-                              "tcap_records: 50000\n"
-                              "pipeline_inline: true\n"
-                              "plugins: tcount[a]\n"),
-                     0);
-    assert_int_equal(C("tcount", "a", "accounted"), 50000);
-    assert_int_equal(C("tcount", "a", "out_of_order"), 0);
-    assert_true(C("pipeline", "a", "batches_inline") > 0);
-    done();
+    inline_case("tcap_records: 50000\n", 50000, 0);
+    inline_case("tcap_records: 50000\npipeline_inline: true\n", 50000, 1);
 }
 
 static void t_sigterm_flushes(void **s)
