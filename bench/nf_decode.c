@@ -197,6 +197,9 @@ static int b_emit(const struct pm_instance *inst, struct pm_batch *b)
     for (uint32_t i = 0; i < b->n; i++)
         B.packets += pm_batch_rec(b, i)->packets;
     B.records += b->n;
+    /* as the daemon's inline pipeline runs it (core/pipeline.c deliver):
+     * the records were filled by this thread, no prefetching them */
+    pmc_batch_local = 1;
     if (pmc_cache_add(B.cache, b) < 0) {
         fprintf(stderr, "cache_add failed\n");
         exit(1);

@@ -260,6 +260,8 @@ static int fast_slot(unsigned op)
         return NFF_START_S;
     case NF_OP_END_S:
         return NFF_END_S;
+    case NF_OP_DIRECTION:
+        return NFF_DIRECTION;
     default:
         return -1;
     }

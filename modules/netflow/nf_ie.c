@@ -71,7 +71,7 @@ static void vrf(struct nf_ctx *c, const struct nf_hdr *h, struct pm_rec *r,
 }
 
 /* Absolute time of a sysUptime-relative value. */
-static void uptime_ts(struct nf_ctx *c, const struct nf_hdr *h, uint32_t t,
+static inline __attribute__((always_inline)) void uptime_ts(struct nf_ctx *c, const struct nf_hdr *h, uint32_t t,
                       pm_ts_t *ts)
 {
     if (h->version == 10) {

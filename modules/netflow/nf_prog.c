@@ -466,6 +466,8 @@ exec_fast(const struct nf_prog *pg, struct pm_rec *r, struct nf_flow *fl,
         fl->have |= H_START;
     if (ON(NFF_END_S))
         fl->end.sec = U(NFF_END_S), fl->end.usec = 0, fl->have |= H_END;
+    if (ON(NFF_DIRECTION))
+        SET(r, direction, PM_P_DIRECTION, (uint8_t)U(NFF_DIRECTION));
 #undef ON
 #undef V
 #undef U

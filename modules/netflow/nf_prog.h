@@ -186,7 +186,9 @@ struct nf_step {
  * running every step in order: no rest step reads what a fast slot
  * writes, except in/outPhysicalInterface, which gives way to
  * in/outInterface in either order (tests/unit/test_nf_prog.c compares the
- * paths on random templates). */
+ * paths on random templates).  flowDirection (61) has a slot: softflowd
+ * and most v9 exporters send it, and its dispatch was one jump-table
+ * branch per record. */
 enum nf_fast {
     NFF_BYTES,
     NFF_PKTS,
@@ -211,6 +213,7 @@ enum nf_fast {
     NFF_END_MS,
     NFF_START_S,
     NFF_END_S,
+    NFF_DIRECTION,
     NFF_COUNT
 };
 
