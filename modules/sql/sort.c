@@ -9,7 +9,11 @@
  * per key column a class byte, then numbers (all digits) by length and
  * digits, with SQL_BF_TYPED_ORDER (pgsql: inet and macaddr columns)
  * addresses and MACs as their bytes, anything else as its text.  A wrong
- * guess only costs speed: any order writes the same rows.
+ * guess only costs speed: any order writes the same rows.  The rows are
+ * split into up to 256 buckets by the first bits in which their keys
+ * differ and sorted bucket by bucket, each 50,000-row piece queued as soon
+ * as its rows are sorted: the writer starts after the first bucket, not
+ * after the whole sort.
  *
  * Threads: pipeline thread (purge); the buffers are local to the call.
  */
