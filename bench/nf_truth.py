@@ -13,56 +13,15 @@ datagram, as a collector does.  Independent of the collector's own decoder
 (written from RFC 3954 / RFC 7011, no shared code), so it can be the truth
 the benchmark compares the daemons' counts with.
 """
+import os
 import struct
 import sys
 
-
-def payloads(path):
-    with open(path, 'rb') as f:
-        gh = f.read(24)
-        if len(gh) < 24:
-            return
-        magic = gh[:4]
-        if magic in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1'):
-            end = '<'
-        elif magic in (b'\xa1\xb2\xc3\xd4', b'\xa1\xb2\x3c\x4d'):
-            end = '>'
-        else:
-            raise SystemExit('%s: not a pcap file' % path)
-        link = struct.unpack(end + 'I', gh[20:24])[0]
-        while True:
-            ph = f.read(16)
-            if len(ph) < 16:
-                return
-            caplen = struct.unpack(end + 'I', ph[8:12])[0]
-            pkt = f.read(caplen)
-            if link == 1:  # Ethernet
-                off, et = 14, struct.unpack('>H', pkt[12:14])[0]
-                while et in (0x8100, 0x88a8) and len(pkt) >= off + 4:
-                    et = struct.unpack('>H', pkt[off + 2:off + 4])[0]
-                    off += 4
-            elif link == 113:  # Linux cooked
-                off, et = 16, struct.unpack('>H', pkt[14:16])[0]
-            elif link == 0:  # BSD loopback
-                fam = struct.unpack(end + 'I', pkt[:4])[0]
-                off, et = 4, 0x0800 if fam == 2 else 0x86dd
-            elif link in (101, 12, 14):  # raw IP
-                off, et = 0, 0x0800 if pkt[0] >> 4 == 4 else 0x86dd
-            else:
-                raise SystemExit('%s: link type %d not handled' % (path, link))
-            if et == 0x0800:
-                ihl = (pkt[off] & 15) * 4
-                if pkt[off + 9] != 17:
-                    continue
-                off += ihl
-            elif et == 0x86dd:
-                if pkt[off + 6] != 17:
-                    continue
-                off += 40
-            else:
-                continue
-            ulen = struct.unpack('>H', pkt[off + 4:off + 6])[0]
-            yield pkt[off + 8:off + ulen]
+# the UDP payloads of a pcap (Ethernet, Linux SLL or raw IPv4), as the
+# tests' capture merger reads them
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'tests', 'data', 'exporters'))
+from merge_pcaps import read_pcap  # noqa: E402
 
 
 def field_list(b, pos, count, ipfix):
@@ -110,7 +69,7 @@ def main():
         raise SystemExit('usage: nf_truth.py PCAP')
     templates = {}
     packets = records = 0
-    for b in payloads(sys.argv[1]):
+    for _sec, _usec, _sport, _dport, b in read_pcap(sys.argv[1]):
         if len(b) < 4:
             continue
         ver = struct.unpack('>H', b[:2])[0]

@@ -180,4 +180,5 @@ def main():
               (dropped, " or an IPv6 fragment" if v6frag else ""))
 
 
-main()
+if __name__ == "__main__":
+    main()
