@@ -71,8 +71,8 @@ static void vrf(struct nf_ctx *c, const struct nf_hdr *h, struct pm_rec *r,
 }
 
 /* Absolute time of a sysUptime-relative value. */
-static inline __attribute__((always_inline)) void uptime_ts(struct nf_ctx *c, const struct nf_hdr *h, uint32_t t,
-                      pm_ts_t *ts)
+static inline __attribute__((always_inline)) void
+uptime_ts(struct nf_ctx *c, const struct nf_hdr *h, uint32_t t, pm_ts_t *ts)
 {
     if (h->version == 10) {
         /* relative to systemInitTimeMilliseconds from options data */
