@@ -53,6 +53,8 @@ struct my {
     int no_infile;     /* the server refused LOCAL INFILE: multi-values */
     int loading;       /* our LOAD DATA is running: serve mbuf */
     char *lsql;        /* the LOAD DATA statement */
+    unsigned char lskip[SQL_MAX_COLS]; /* column set once by its SET clause */
+    int nskip;
     size_t lcap, rpos; /* rpos: how much of mbuf the server has read */
     char *row;    /* one escaped row */
     size_t rcap;
@@ -265,11 +267,26 @@ static int grow(char **p, size_t *cap, size_t need)
     return 0;
 }
 
+/* LOAD DATA LOCAL INFILE 'pmacct' INTO TABLE t ... (varying columns) SET
+ * col = 'value', ...: a column with one value in every row of the
+ * transaction (same) goes once in the statement instead of in each line,
+ * which spares the server its parsing (measured: 632k rows of v1, 2.25-2.34
+ * s vs 2.58-2.66 s with all columns in the lines). */
 static int load_begin(struct my *m, const char *table,
-                      const struct sql_col *cols, int ncols)
+                      const struct sql_col *cols, int ncols,
+                      const struct sql_same *same)
 {
     const char *cs = mysql_character_set_name(m->conn);
-    size_t need = 256 + strlen(table) + (size_t)ncols * 40;
+    size_t need = 256 + strlen(table) + (size_t)ncols * 48;
+    int nvar = ncols;
+    if (same && same->n < ncols)
+        for (int i = 0; i < ncols; i++)
+            if (same->is[i]) {
+                nvar--;
+                need += same->vals[i] ? 2 * (size_t)same->lens[i] + 4 : 8;
+            }
+    if (!same || nvar == ncols || nvar == 0)
+        same = NULL; /* every column in the lines */
     if (grow(&m->lsql, &m->lcap, need) < 0)
         return -ENOMEM;
     size_t l = (size_t)snprintf(
@@ -278,10 +295,32 @@ static int load_begin(struct my *m, const char *table,
         "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
         "LINES TERMINATED BY '\\n' (",
         table, cs && *cs ? cs : "binary");
-    for (int i = 0; i < ncols; i++)
-        l += (size_t)snprintf(m->lsql + l, m->lcap - l, "%s%s", i ? ", " : "",
-                              cols[i].name);
-    snprintf(m->lsql + l, m->lcap - l, ")");
+    int k = 0;
+    m->nskip = 0;
+    for (int i = 0; i < ncols; i++) {
+        m->lskip[i] = same && same->is[i];
+        m->nskip += m->lskip[i];
+        if (!m->lskip[i])
+            l += (size_t)snprintf(m->lsql + l, m->lcap - l, "%s%s",
+                                  k++ ? ", " : "", cols[i].name);
+    }
+    l += (size_t)snprintf(m->lsql + l, m->lcap - l, ")");
+    k = 0;
+    for (int i = 0; i < ncols; i++) {
+        if (!m->lskip[i])
+            continue;
+        l += (size_t)snprintf(m->lsql + l, m->lcap - l, "%s%s = ",
+                              k++ ? ", " : " SET ", cols[i].name);
+        if (!same->vals[i]) {
+            l += (size_t)snprintf(m->lsql + l, m->lcap - l, "NULL");
+            continue;
+        }
+        m->lsql[l++] = '\'';
+        l += mysql_real_escape_string(m->conn, m->lsql + l, same->vals[i],
+                                      (unsigned long)same->lens[i]);
+        m->lsql[l++] = '\'';
+        m->lsql[l] = 0;
+    }
     m->mlen = m->mhead = 0;
     m->mrows = m->mwritten = 0;
     m->infile = 1;
@@ -294,6 +333,18 @@ static int load_row(struct my *m, const char *const *vals, const int *lens,
     /* LOAD DATA ... FIELDS TERMINATED BY '\t' ESCAPED BY '\\' */
     static const char esc[256] = {['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n',
                                   [0] = '0'};
+    const char *v[SQL_MAX_COLS];
+    int ln[SQL_MAX_COLS], k = 0;
+    if (m->nskip) { /* the columns set by the statement left out */
+        for (int i = 0; i < n; i++)
+            if (!m->lskip[i]) {
+                v[k] = vals[i];
+                ln[k++] = lens[i];
+            }
+        vals = v;
+        lens = ln;
+        n = k;
+    }
     if (grow(&m->mbuf, &m->mcap, m->mlen + sql_text_row_max(vals, lens, n)) < 0)
         return -ENOMEM;
     char *o = sql_text_row(m->mbuf + m->mlen, vals, lens, n, '\t', esc);
@@ -333,13 +384,14 @@ static int load_end(struct my *m, uint64_t *written, char *err, size_t errlen)
 }
 
 static int my_bulk_begin(void *b, const char *table, const struct sql_col *cols,
-                         int ncols, char *err, size_t errlen)
+                         int ncols, const struct sql_same *same, char *err,
+                         size_t errlen)
 {
     struct my *m = b;
     size_t need = 64 + strlen(table) + (size_t)ncols * 40;
     m->infile = 0;
     if (!m->no_infile) {
-        if (load_begin(m, table, cols, ncols) < 0) {
+        if (load_begin(m, table, cols, ncols, same) < 0) {
             snprintf(err, errlen, "out of memory");
             return SQL_E_CONN;
         }

@@ -260,8 +260,10 @@ static int pg_bulk_on(const struct sql_config *cfg)
 }
 
 static int pg_bulk_begin(void *b, const char *table, const struct sql_col *cols,
-                         int ncols, char *err, size_t errlen)
+                         int ncols, const struct sql_same *same, char *err,
+                         size_t errlen)
 {
+    (void)same; /* COPY has no per-statement values: every row has all */
     struct pg *p = b;
     size_t cap = 128 + strlen(table) + (size_t)ncols * 40, len;
     char *sql = malloc(cap);

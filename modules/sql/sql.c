@@ -316,11 +316,27 @@ nomem:
 
 static void trigger_run(struct sql_ctx *c);
 
+/* Mark the columns one value in every row of ch, by how purge_row fills
+ * them: a column not aggregated is its constant text, stamp_updated is
+ * the purge's, stamp_inserted one bin when [t_min, t_max] is one.  A
+ * chunk holds rows of one purge; a piece of it (sort.c) keeps its window,
+ * so what holds for the chunk holds for the piece. */
+static void chunk_same(const struct sql_ctx *c, struct sql_chunk *ch)
+{
+    for (int i = 0; i < c->ncols; i++) {
+        int k = c->cols[i].kind;
+        ch->same[i] = (k == SQL_COL_PRIM && c->zero[i]) ||
+                      k == SQL_COL_STAMP_UPDATED ||
+                      (k == SQL_COL_STAMP_INSERTED && ch->t_min == ch->t_max);
+    }
+}
+
 /* Hand a finished chunk to the writer (or count its rows dropped). */
 void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
 {
     uint64_t n = ch->nrows;
     ch->stamp_updated = c->stamp_updated;
+    chunk_same(c, ch);
     if (!n) {
         sql_chunk_free(ch);
         return;

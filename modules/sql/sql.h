@@ -180,6 +180,8 @@ enum sql_stmt {
 
 struct sql_col;
 
+struct sql_same;
+
 struct sql_backend {
     const char *name;
     /* placeholder style: '?' (sqlite3, mysql) or '$' ($1, $2: pgsql) */
@@ -213,8 +215,12 @@ struct sql_backend {
      * what is buffered and reports rows stored in *written (written NULL:
      * abort, discard what is buffered). */
     int (*bulk_on)(const struct sql_config *cfg);
+    /* same (NULL: none known): the columns with one value in every row of
+     * the transaction, which the backend may send once (mysql LOAD DATA
+     * ... SET) instead of in each row; bulk_row still gets every value */
     int (*bulk_begin)(void *b, const char *table, const struct sql_col *cols,
-                      int ncols, char *err, size_t errlen);
+                      int ncols, const struct sql_same *same, char *err,
+                      size_t errlen);
     int (*bulk_row)(void *b, const char *const *vals, const int *lens, int n,
                     char *err, size_t errlen);
     int (*bulk_end)(void *b, uint64_t *written, char *err, size_t errlen);
@@ -280,6 +286,17 @@ int sql_update_params(const struct sql_col *cols, int ncols, int *map);
 
 /* A chunk: rows of one table, values serialised as (u32 len, bytes), len
  * UINT32_MAX for NULL, ncols values per row. */
+/* Columns whose value is the same in every row of a chunk, known from how
+ * the purge built it (columns not aggregated, stamp_updated, and
+ * stamp_inserted when the rows share one bin): is[i] set, vals[i]/lens[i]
+ * that value (vals[i] NULL: SQL NULL). */
+struct sql_same {
+    unsigned char is[SQL_MAX_COLS];
+    const char *vals[SQL_MAX_COLS];
+    int lens[SQL_MAX_COLS];
+    int n; /* how many are set */
+};
+
 struct sql_chunk {
     struct sql_chunk *next;
     char *table;
@@ -289,6 +306,8 @@ struct sql_chunk {
     char *data;
     size_t len, cap;
     int recover; /* filtered aggregates for sql_backup_host (recover=N) */
+    unsigned char same[SQL_MAX_COLS]; /* 1: column i is one value in every
+                                         row (set by sql_queue_chunk) */
     int on_disk; /* payload was spilled to a file (data freed) */
     char *path;
 };

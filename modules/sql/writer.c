@@ -222,6 +222,23 @@ out:
     return rc;
 }
 
+/* The columns of ch that hold one value in every row (sql_queue_chunk
+ * marked them) with that value, read from its first row; NULL when none. */
+static const struct sql_same *chunk_same(const struct sql_ctx *c,
+                                         const struct sql_chunk *ch,
+                                         struct sql_same *s)
+{
+    size_t pos = 0;
+    s->n = 0;
+    for (int i = 0; i < c->ncols; i++) {
+        if (!sql_chunk_next(ch, &pos, &s->vals[i], &s->lens[i]))
+            return NULL;
+        s->is[i] = ch->same[i];
+        s->n += s->is[i];
+    }
+    return s->n ? s : NULL;
+}
+
 /* Write a chunk in one transaction.  0 or SQL_E_*. */
 static int write_chunk(struct sql_ctx *c, struct sql_link *k,
                        struct sql_chunk *ch, char *err, size_t errlen)
@@ -241,8 +258,9 @@ static int write_chunk(struct sql_ctx *c, struct sql_link *k,
         (rc = c->be->lock_table(b, ch->table, err, errlen)) < 0)
         goto fail;
     if (bulk) {
-        if ((rc = c->be->bulk_begin(b, ch->table, c->cols, c->ncols, err,
-                                    errlen)) < 0)
+        struct sql_same same;
+        if ((rc = c->be->bulk_begin(b, ch->table, c->cols, c->ncols,
+                                    chunk_same(c, ch, &same), err, errlen)) < 0)
             goto fail;
         in_bulk = 1;
     }

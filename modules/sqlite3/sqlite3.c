@@ -206,9 +206,11 @@ static int mgrow(struct lite *l, size_t need)
 }
 
 static int lite_bulk_begin(void *b, const char *table,
-                           const struct sql_col *cols, int ncols, char *err,
+                           const struct sql_col *cols, int ncols,
+                           const struct sql_same *same, char *err,
                            size_t errlen)
 {
+    (void)same; /* multi-row INSERT: every row has all its values */
     struct lite *l = b;
     if (mgrow(l, 64 + strlen(table) + (size_t)ncols * 40) < 0) {
         snprintf(err, errlen, "out of memory");
