@@ -10,10 +10,10 @@
  * digits, with SQL_BF_TYPED_ORDER (pgsql: inet and macaddr columns)
  * addresses and MACs as their bytes, anything else as its text.  A wrong
  * guess only costs speed: any order writes the same rows.  The rows are
- * split into up to 256 buckets by the first bits in which their keys
- * differ and sorted bucket by bucket, each 50,000-row piece queued as soon
- * as its rows are sorted: the writer starts after the first bucket, not
- * after the whole sort.
+ * split into up to 65536 buckets by the first 16 bits in which their keys
+ * differ and sorted bucket by bucket, each piece (8192 rows, then 16384,
+ * 32768, then 50,000) queued as soon as its rows are sorted: the writer
+ * starts on the first few thousand rows, not after the whole sort.
  *
  * Threads: pipeline thread (purge); the buffers are local to the call.
  */
@@ -256,41 +256,51 @@ static int varying_cols(const struct sql_ctx *c, const struct sql_chunk *ch,
     return n;
 }
 
-/* Split ord (n entries) by the first 8 bits in which their prefixes differ
- * into at most 256 buckets in key order: ord reordered so that bucket b is
- * ord[start[b] .. start[b + 1]).  Returns the number of buckets (1, with
- * start = {0, n}, when the prefixes do not differ or there is no memory:
- * then the whole array is one bucket). */
-static unsigned bucketize(struct sent *ord, size_t n, size_t *start)
+/* Split ord (n entries) by the first 16 bits in which their prefixes
+ * differ into at most 65536 buckets in key order: ord reordered so that
+ * bucket b is ord[start[b] .. start[b + 1]).  Returns the number of
+ * buckets and *startp (malloc'd, nb + 1 entries), or 0 when there is no
+ * memory for start.  Sixteen bits rather than eight: text keys (mysql,
+ * sqlite3) spend most of a byte on a digit's ten values, so eight bits
+ * made ~10 buckets and the first piece waited for a 60,000-row sort. */
+static unsigned bucketize(struct sent *ord, size_t n, size_t **startp)
 {
     uint64_t lo = UINT64_MAX, hi = 0;
-    unsigned shift = 0, nb;
-    size_t pos[256];
-    struct sent *tmp;
+    unsigned shift = 0, nb = 1;
+    size_t *start, *pos = NULL;
+    struct sent *tmp = NULL;
     for (size_t i = 0; i < n; i++) {
         if (ord[i].p0 < lo)
             lo = ord[i].p0;
         if (ord[i].p0 > hi)
             hi = ord[i].p0;
     }
-    start[0] = 0;
-    start[1] = n;
-    if (n < 2 || lo == hi || !(tmp = malloc(n * sizeof(*tmp))))
-        return 1;
-    unsigned hb = 63u - (unsigned)__builtin_clzll(lo ^ hi);
-    shift = hb >= 7 ? hb - 7 : 0;
-    nb = (unsigned)((hi >> shift) - (lo >> shift)) + 1; /* <= 256 */
-    memset(pos, 0, sizeof(pos));
-    for (size_t i = 0; i < n; i++)
-        pos[(ord[i].p0 >> shift) - (lo >> shift)]++;
-    for (unsigned b = 0; b < nb; b++) {
-        start[b + 1] = start[b] + pos[b];
-        pos[b] = start[b];
+    if (n >= 2 && lo != hi) {
+        unsigned hb = 63u - (unsigned)__builtin_clzll(lo ^ hi);
+        shift = hb >= 15 ? hb - 15 : 0;
+        nb = (unsigned)((hi >> shift) - (lo >> shift)) + 1; /* <= 65536 */
     }
-    for (size_t i = 0; i < n; i++)
-        tmp[pos[(ord[i].p0 >> shift) - (lo >> shift)]++] = ord[i];
-    memcpy(ord, tmp, n * sizeof(*tmp));
+    if (!(start = malloc((nb + 1) * sizeof(*start))))
+        return 0;
+    start[0] = 0;
+    if (nb > 1 && (!(pos = calloc(nb, sizeof(*pos))) ||
+                   !(tmp = malloc(n * sizeof(*tmp)))))
+        nb = 1; /* no memory to split: one bucket, the whole array */
+    start[nb] = n;
+    if (nb > 1) {
+        for (size_t i = 0; i < n; i++)
+            pos[(ord[i].p0 >> shift) - (lo >> shift)]++;
+        for (unsigned b = 0; b < nb; b++) {
+            start[b + 1] = start[b] + pos[b];
+            pos[b] = start[b];
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[pos[(ord[i].p0 >> shift) - (lo >> shift)]++] = ord[i];
+        memcpy(ord, tmp, n * sizeof(*tmp));
+    }
     free(tmp);
+    free(pos);
+    *startp = start;
     return nb;
 }
 
@@ -315,8 +325,8 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
     int keycol[SQL_MAX_COLS], nk = 0, rc = -ENOMEM;
     const char *vals[SQL_MAX_COLS];
     int lens[SQL_MAX_COLS];
-    size_t pos = 0, start[257];
-    unsigned nb;
+    size_t pos = 0, *start = NULL;
+    unsigned nb, npieces = 0;
 
     if (ch->nrows > UINT32_MAX)
         return -E2BIG;
@@ -364,13 +374,15 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
      * built, the rows not yet queued are moved to the front of ch (in
      * place, no memory needed) and ch is left to the caller with them:
      * nothing lost or doubled. */
-    nb = bucketize(ord, ch->nrows, start);
+    if (!(nb = bucketize(ord, ch->nrows, &start)))
+        goto out;
     uint64_t r = 0;
     for (unsigned b = 0; b < nb; b++) {
-        size_t bn = start[b + 1] - start[b];
+        size_t bn = start[b + 1] - start[b], want;
         sort_ents(ord + start[b], bn, sort_depth(bn), &s);
         while (r < start[b + 1] &&
-               (start[b + 1] - r >= SQL_CHUNK_ROWS || b == nb - 1)) {
+               (start[b + 1] - r >= (want = sql_piece_rows(npieces)) ||
+                b == nb - 1)) {
             struct sql_chunk *p = sql_chunk_new(ch->table);
             uint64_t r0 = r;
             if (!p)
@@ -378,7 +390,7 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
             p->recover = ch->recover;
             p->t_min = ch->t_min;
             p->t_max = ch->t_max;
-            for (; r < start[b + 1] && p->nrows < SQL_CHUNK_ROWS; r++) {
+            for (; r < start[b + 1] && p->nrows < want; r++) {
                 const struct srow *w = &rows[ord[r].row];
                 if (sql_chunk_add_raw(p, ch->data + w->roff, w->rlen) < 0) {
                     sql_chunk_free(p);
@@ -390,6 +402,7 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
             for (uint64_t i = r0; i < r; i++)
                 done[ord[i].row / 8] |= (unsigned char)(1u << (ord[i].row % 8));
             sql_queue_chunk(c, p);
+            npieces++;
         }
     }
     sql_chunk_free(ch);
@@ -411,6 +424,7 @@ partial:
     }
     rc = -ENOMEM;
 out:
+    free(start);
     free(done);
     free(k.p);
     free(rows);

@@ -92,6 +92,14 @@ struct sql_ctx {
 
 /* Rows per chunk (transaction): a bigger purge is queued in pieces. */
 #define SQL_CHUNK_ROWS 50000
+/* A sorted purge's pieces grow from SQL_FIRST_PIECE rows, doubling up to
+ * SQL_CHUNK_ROWS: the writer starts on a small first piece while the next
+ * ones are sorted. */
+#define SQL_FIRST_PIECE 8192
+static inline size_t sql_piece_rows(unsigned k)
+{
+    return k >= 3 ? SQL_CHUNK_ROWS : (size_t)SQL_FIRST_PIECE << k;
+}
 /* Rows per run_many call (pipelined statements). */
 #define SQL_GROUP 512
 
