@@ -34,7 +34,7 @@ struct kbuf {
     size_t len, cap;
 };
 
-static int kput(struct kbuf *k, const void *v, size_t n)
+static int kreserve(struct kbuf *k, size_t n)
 {
     if (k->len + n > k->cap) {
         size_t nc = k->cap ? k->cap * 2 : 1 << 20;
@@ -46,8 +46,6 @@ static int kput(struct kbuf *k, const void *v, size_t n)
         k->p = p;
         k->cap = nc;
     }
-    memcpy(k->p + k->len, v, n);
-    k->len += n;
     return 0;
 }
 
@@ -70,48 +68,59 @@ static int ip4_parse(const char *v, int len, unsigned char *out)
     return i == len ? 0 : -1;
 }
 
-/* Append one value's sort key. */
-static int key_value(struct kbuf *k, const char *v, int len, int typed)
+/* Room for one value's key: what key_put writes at most. */
+static size_t key_room(int len)
 {
-    unsigned char b[24];
-    if (!v)
-        return kput(k, "\0", 1);
+    return (size_t)(len > 16 ? len : 16) + 4;
+}
+
+/* Write one value's sort key at o (key_room(len) bytes free); returns the
+ * end.  Per value: a class byte (0 NULL, 1 typed address or MAC, 2 number,
+ * 3 text), then the bytes that order it. */
+static unsigned char *key_put(unsigned char *o, const char *v, int len,
+                              int typed)
+{
+    if (!v) {
+        *o = 0;
+        return o + 1;
+    }
     if (len > 0 && len <= 20 && (v[0] != '0' || len == 1)) {
         int digits = 1;
         for (int i = 0; i < len && digits; i++)
             digits = v[i] >= '0' && v[i] <= '9';
-        if (digits) {
-            b[0] = 2;
-            b[1] = (unsigned char)len;
-            return kput(k, b, 2) ? -ENOMEM : kput(k, v, (size_t)len);
+        if (digits) { /* by length, then digits: by value */
+            o[0] = 2;
+            o[1] = (unsigned char)len;
+            memcpy(o + 2, v, (size_t)len);
+            return o + 2 + len;
         }
     }
     if (typed && len < 46) {
         char t[48];
-        b[0] = 1;
-        if (ip4_parse(v, len, b + 2) == 0) {
-            b[1] = 4;
-            return kput(k, b, 6);
+        o[0] = 1;
+        if (ip4_parse(v, len, o + 2) == 0) {
+            o[1] = 4;
+            return o + 6;
         }
         memcpy(t, v, (size_t)len);
         t[len] = 0;
-        if (inet_pton(AF_INET, t, b + 2) == 1) {
-            b[1] = 4;
-            return kput(k, b, 6);
+        if (inet_pton(AF_INET, t, o + 2) == 1) {
+            o[1] = 4;
+            return o + 6;
         }
-        if (inet_pton(AF_INET6, t, b + 2) == 1) {
-            b[1] = 6;
-            return kput(k, b, 18);
+        if (inet_pton(AF_INET6, t, o + 2) == 1) {
+            o[1] = 6;
+            return o + 18;
         }
-        if (sql_mac_parse(v, len, b + 2) == 0) {
-            b[1] = 0;
-            return kput(k, b, 8);
+        if (sql_mac_parse(v, len, o + 2) == 0) {
+            o[1] = 0;
+            return o + 8;
         }
     }
-    b[0] = 3;
-    if (kput(k, b, 1) < 0 || kput(k, v, (size_t)len) < 0)
-        return -ENOMEM;
-    return kput(k, "\0", 1);
+    o[0] = 3;
+    memcpy(o + 1, v, (size_t)len);
+    o[1 + len] = 0;
+    return o + 2 + len;
 }
 
 /* What is sorted: the first PFX bytes of the key inline, as two
@@ -230,32 +239,6 @@ static void sort_ents(struct sent *a, size_t n, unsigned depth,
     }
 }
 
-/* Leave out of the keys the key columns whose value is the same in every
- * row (columns not aggregated, one time bin): shorter keys, decisive
- * prefixes.  Returns the number of columns kept in keycol. */
-static int varying_cols(const struct sql_ctx *c, const struct sql_chunk *ch,
-                        int *keycol, int nk)
-{
-    const char *v0[SQL_MAX_COLS], *v;
-    int l0[SQL_MAX_COLS], l, varies[SQL_MAX_COLS] = {0}, n = 0;
-    size_t pos = 0;
-    for (int i = 0; i < c->ncols; i++)
-        if (!sql_chunk_next(ch, &pos, &v0[i], &l0[i]))
-            return nk;
-    for (uint64_t r = 1; r < ch->nrows; r++)
-        for (int i = 0; i < c->ncols; i++) {
-            if (!sql_chunk_next(ch, &pos, &v, &l))
-                return nk;
-            if (!varies[i] && (l != l0[i] || (v == NULL) != (v0[i] == NULL) ||
-                               (v && memcmp(v, v0[i], (size_t)l))))
-                varies[i] = 1;
-        }
-    for (int i = 0; i < nk; i++)
-        if (varies[keycol[i]])
-            keycol[n++] = keycol[i];
-    return n;
-}
-
 /* Split ord (n entries) by the first 16 bits in which their prefixes
  * differ into at most 65536 buckets in key order: ord reordered so that
  * bucket b is ord[start[b] .. start[b + 1]).  Returns the number of
@@ -330,13 +313,17 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
 
     if (ch->nrows > UINT32_MAX)
         return -E2BIG;
+    /* the key: the primary key's columns, less those one value in every
+     * row (not aggregated; stamp_inserted of one bin) that would only
+     * lengthen the keys and make their prefixes less decisive; known
+     * from how the purge built the chunk, no pass over it */
     for (int i = 0; i < c->ncols; i++)
-        if (c->cols[i].kind == SQL_COL_PRIM)
+        if (c->cols[i].kind == SQL_COL_PRIM && !c->zero[i])
             keycol[nk++] = i;
     for (int i = 0; i < c->ncols; i++)
-        if (c->cols[i].kind == SQL_COL_STAMP_INSERTED)
+        if (c->cols[i].kind == SQL_COL_STAMP_INSERTED &&
+            ch->t_min != ch->t_max)
             keycol[nk++] = i;
-    nk = varying_cols(c, ch, keycol, nk);
     rows = malloc(ch->nrows * sizeof(*rows));
     ord = malloc(ch->nrows * sizeof(*ord));
     if (!rows || !ord)
@@ -349,9 +336,15 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
                 rc = -EINVAL;
                 goto out;
             }
+        size_t room = 0;
         for (int i = 0; i < nk; i++)
-            if (key_value(&k, vals[keycol[i]], lens[keycol[i]], typed) < 0)
-                goto out;
+            room += key_room(lens[keycol[i]]);
+        if (kreserve(&k, room) < 0)
+            goto out;
+        unsigned char *o = k.p + k.len;
+        for (int i = 0; i < nk; i++)
+            o = key_put(o, vals[keycol[i]], lens[keycol[i]], typed);
+        k.len = (size_t)(o - k.p);
         rows[r].rlen = (uint32_t)(pos - rows[r].roff);
         rows[r].klen = (uint32_t)(k.len - rows[r].koff);
     }
