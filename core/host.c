@@ -94,6 +94,7 @@ void pmd_host_fill(struct pmd *d, struct pm_host *h)
     h->cache_free = pmc_cache_free;
     h->cache_add = pmc_cache_add;
     h->cache_walk = pmc_cache_walk;
+    h->cache_walk_part = pmc_cache_walk_part;
     h->cache_count = pmc_cache_count;
     h->cache_clear = pmc_cache_clear;
     h->cache_overflows = pmc_cache_overflows;

@@ -87,6 +87,8 @@ int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b);
  * pmc_cache_add does not prefetch them. */
 extern __thread int pmc_batch_local;
 int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud);
+int pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
+                        uint32_t nparts, pm_walk_fn fn, void *ud);
 uint64_t pmc_cache_count(const struct pm_cache *c);
 void pmc_cache_clear(struct pm_cache *c);
 uint64_t pmc_cache_overflows(const struct pm_cache *c);

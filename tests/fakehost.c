@@ -486,6 +486,7 @@ static const struct pm_host fh_host = {
     .cache_free = pmc_cache_free,
     .cache_add = pmc_cache_add,
     .cache_walk = pmc_cache_walk,
+    .cache_walk_part = pmc_cache_walk_part,
     .cache_count = pmc_cache_count,
     .cache_clear = pmc_cache_clear,
     .cache_overflows = pmc_cache_overflows,

@@ -25,24 +25,40 @@ struct sql_link {
     size_t nknown;
 };
 
+/* What one thread's walk of the cache uses (purge.c): the instance has
+ * SQL_WALKERS of them, w[0] for the pipeline thread, w[1] for the helper
+ * of a two-thread walk. */
+#define SQL_WALKERS 2
+struct sql_walker {
+    struct sql_ctx *c;
+    struct pm_render *rend[PM_P_MAX]; /* one-column CSV renderers */
+    struct pm_buf vbuf;
+    struct pm_render *frend; /* the fast columns in one call (fast_init) */
+    struct pm_buf fbuf;
+    const char *fv[SQL_MAX_COLS]; /* this row's fast values */
+    size_t fl[SQL_MAX_COLS];
+    int fok; /* this row's fast values are split */
+    struct sql_chunk **pchunks; /* the walk's chunks */
+    size_t npchunks, cappchunks;
+    uint64_t ins_t; /* last stamp_inserted seen and its text */
+    char ins_text[32];
+    size_t ins_len;
+    int walk_err;
+    int rc; /* helper: its walk's result */
+};
+
 struct sql_ctx {
     const struct pm_host *host;
     const struct pm_instance *inst;
     struct sql_config *cfg;
     const struct sql_backend *be;
     struct pm_cache *cache;
-    struct pm_render *rend[PM_P_MAX]; /* one-column CSV renderers */
-    struct pm_buf vbuf;
+    struct sql_walker w[SQL_WALKERS];
     /* fast path: the aggregated primitives whose text never holds the
      * separator rendered in one call per row (fcol[i]: field index of
      * column i or -1) */
-    struct pm_render *frend;
-    struct pm_buf fbuf;
     int fcol[SQL_MAX_COLS];
     int nfast;
-    const char *fv[SQL_MAX_COLS];
-    size_t fl[SQL_MAX_COLS];
-    int fok; /* this row's fields are split */
     struct sql_col cols[SQL_MAX_COLS];
     int ncols;
     int history;
@@ -51,18 +67,12 @@ struct sql_ctx {
     char *schema_text;
     uint64_t refresh, next_purge, max_aggr;
     /* purge under way */
-    struct sql_chunk **pchunks;
-    size_t npchunks, cappchunks;
     uint64_t stamp_updated;
     char upd_text[32];   /* stamp_updated as text */
     size_t upd_len;
-    uint64_t ins_t;      /* last stamp_inserted seen and its text */
-    char ins_text[32];
-    size_t ins_len;
     const char *zero[SQL_MAX_COLS]; /* columns not aggregated: their text */
     size_t zero_len[SQL_MAX_COLS];
     uint64_t queued;     /* rows queued by this purge */
-    int walk_err;
     /* preprocess */
     struct pm_preproc *pp; /* sql_preprocess (NULL: none) */
     struct pm_preproc *pp_acts; /* its actions alone (qnum not reached) */
@@ -116,8 +126,14 @@ int sql_pp_begin(struct sql_ctx *c, uint64_t total);
 int sql_pp_apply(struct sql_ctx *c, struct pm_row *row);
 double sql_pp_fsrc_threshold(double *x, size_t m, uint64_t n);
 
-/* sql.c: hand a finished chunk to the writer (or count its rows dropped) */
+/* purge.c: hand a finished chunk to the writer (or count its rows
+ * dropped); the purge; the one-call renderers (at init); freeing */
 void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch);
+int sql_purge(struct sql_ctx *c);
+int sql_fast_init(struct sql_ctx *c);
+void sql_walkers_free(struct sql_ctx *c);
+/* sql.c: run sql_trigger_exec for the last purge */
+void sql_trigger_run(struct sql_ctx *c);
 /* sort.c: queue ch's rows in primary-key order, in pieces of
  * SQL_CHUNK_ROWS, and free ch; < 0: nothing queued, ch left to the caller */
 int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch);

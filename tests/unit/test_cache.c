@@ -421,6 +421,54 @@ static void test_max_entries(void **st)
     fakehost_reset();
 }
 
+static int mark(void *ud, const struct pm_row *row)
+{
+    int *seen = ud;
+    seen[row->rec->src_port]++;
+    return PM_WALK_DELETE | PM_WALK_RESET; /* ignored by cache_walk_part */
+}
+
+/* cache_walk_part: the parts together visit every aggregate once (some
+ * deleted before, so that holes are skipped), whatever the number of
+ * parts; read-only (the DELETE/RESET bits ignored); a part out of range
+ * is refused. */
+static void test_walk_part(void **st)
+{
+    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host,src_port");
+    struct pm_cache_cfg cfg = {0};
+    struct pm_cache *c = pmc_cache_new(in, &cfg);
+    struct pm_batch *b = fakehost_batch(1200);
+    struct acc a = {0};
+    static int seen[1000];
+    (void)st;
+    for (int i = 0; i < 1000; i++)
+        add(b, 1, 2, (uint16_t)i, 1, 1);
+    assert_int_equal(pmc_cache_add(c, b), 1000);
+    a.ret = PM_WALK_DELETE | PM_WALK_STOP; /* delete the first one walked */
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(pmc_cache_count(c), 999);
+    for (uint32_t np = 1; np <= 7; np++) {
+        int total = 0, twice = 0;
+        memset(seen, 0, sizeof(seen));
+        for (uint32_t p = 0; p < np; p++)
+            assert_int_equal(pmc_cache_walk_part(c, p, np, mark, seen), 0);
+        for (int i = 0; i < 1000; i++) {
+            total += seen[i];
+            twice += seen[i] > 1;
+        }
+        assert_int_equal(total, 999);
+        assert_int_equal(twice, 0);
+    }
+    assert_int_equal(pmc_cache_count(c), 999);
+    memset(&a, 0, sizeof(a));
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(a.packets, 999);
+    assert_int_equal(pmc_cache_walk_part(c, 2, 2, mark, seen), -EINVAL);
+    assert_int_equal(pmc_cache_walk_part(c, 0, 0, mark, seen), -EINVAL);
+    pmc_cache_free(c);
+    fakehost_reset();
+}
+
 static void test_speed(void **st)
 {
     struct pm_instance *in = fakehost_instance(
@@ -457,7 +505,8 @@ int main(void)
         cmocka_unit_test(test_preproc),
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_history_epoch),     cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_max_entries), cmocka_unit_test(test_speed),
+        cmocka_unit_test(test_max_entries), cmocka_unit_test(test_walk_part),
+        cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,8 +71,8 @@ static void t_bad_major(void **s)
     (void)s;
     expect_refusal("tbadmajor",
                    "%s: module built against pmacct-sdk ABI 2.0, this daemon "
-                   "speaks ABI 1.0: rebuild the module against pmacct-sdk "
-                   "1.x (at most 1.0)");
+                   "speaks ABI 1.1: rebuild the module against pmacct-sdk "
+                   "1.x (at most 1.1)");
 }
 
 static void t_new_minor(void **s)
@@ -80,8 +80,8 @@ static void t_new_minor(void **s)
     (void)s;
     expect_refusal("tnewminor",
                    "%s: module built against pmacct-sdk ABI 1.7, this daemon "
-                   "speaks ABI 1.0: rebuild the module against pmacct-sdk "
-                   "1.x (at most 1.0)");
+                   "speaks ABI 1.1: rebuild the module against pmacct-sdk "
+                   "1.x (at most 1.1)");
 }
 
 static void t_no_symbol(void **s)

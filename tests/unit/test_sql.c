@@ -457,6 +457,46 @@ struct sql_chunk *__wrap_sql_chunk_new(const char *table)
     return __real_sql_chunk_new(table);
 }
 
+/* pmc_cache_walk_part wrapped (-Wl,--wrap): counts the parts walked. */
+int __real_pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
+                               uint32_t nparts, pm_walk_fn fn, void *ud);
+int __wrap_pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
+                               uint32_t nparts, pm_walk_fn fn, void *ud);
+static int parts_walked;
+int __wrap_pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
+                               uint32_t nparts, pm_walk_fn fn, void *ud)
+{
+    __atomic_fetch_add(&parts_walked, 1, __ATOMIC_RELAXED);
+    return __real_pmc_cache_walk_part(c, part, nparts, fn, ud);
+}
+
+/* A purge of 60,000 aggregates without sql_preprocess is walked by two
+ * threads, each half of the cache (host cache_walk_part); every row is
+ * stored once, with its counters, in key order across the halves; a
+ * purge with sql_preprocess, or of fewer than 20,000 aggregates, is
+ * walked by one. */
+static void test_purge_two_walkers(void **state)
+{
+    (void)state;
+    char out[256];
+    parts_walked = 0;
+    sqlite3 *db = pp_run("", "two.db", 60000, 1000);
+    assert_int_equal(parts_walked, 2);
+    query1(db, "SELECT count(*), count(DISTINCT ip_src), sum(packets), "
+               "sum(bytes) FROM acct_pp", out, sizeof(out));
+    assert_string_equal(out, "60000|60000|62000|10900000\n");
+    query1(db, "SELECT count(*) FROM acct_pp a JOIN acct_pp b "
+               "ON b.rowid = a.rowid + 1 WHERE b.ip_src < a.ip_src",
+           out, sizeof(out));
+    assert_string_equal(out, "0\n");
+    sqlite3_close(db);
+    assert_int_equal(fakehost_counter_value("rows_dropped"), 0);
+    parts_walked = 0;
+    sqlite3_close(pp_run("minb=1", "two_pp.db", 60000, 0));
+    sqlite3_close(pp_run("", "two_small.db", 19999, 0));
+    assert_int_equal(parts_walked, 0);
+}
+
 /* A purge of 120,000 rows goes as sorted pieces (8192, 16384, 32768,
  * 50,000, the rest); when a piece
  * cannot be built, the rows not yet queued are written unsorted: every
@@ -677,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_end_to_end),
         cmocka_unit_test(test_sqlite_preprocess),
         cmocka_unit_test(test_sort_partial),
+        cmocka_unit_test(test_purge_two_walkers),
         cmocka_unit_test(test_sqlite_multi_values),
         cmocka_unit_test(test_sqlite_bad_config),
     };

@@ -435,6 +435,16 @@ struct pm_host {
      * tcpflags_encode_as_array, each per instance or global), to OR into a
      * pm_render_cfg's flags. */
     uint32_t (*render_flags)(const struct pm_instance *inst);
+
+    /* --- parallel walks (since 1.1) -------------------------------------
+     * Visit part `part` of `nparts` of the aggregates (0 <= part <
+     * nparts): the parts together are every aggregate, each once.  Read-
+     * only: the callback's PM_WALK_DELETE and PM_WALK_RESET bits are
+     * ignored (PM_WALK_STOP ends this part), so several threads may walk
+     * different parts of one cache at once, provided nothing else uses
+     * the cache meanwhile.  Returns 0 or -EINVAL (part out of range). */
+    int (*cache_walk_part)(const struct pm_cache *c, uint32_t part,
+                           uint32_t nparts, pm_walk_fn fn, void *ud);
 };
 
 /* Add to a counter from any thread. */
