@@ -313,7 +313,15 @@ void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
         sql_chunk_free(ch);
         return;
     }
+    /* what the trigger needs, read before the push: once in the spool the
+     * chunk is the writer's, which may write and free it at once */
+    int recover = ch->recover;
+    uint64_t t_min = ch->t_min, t_max = ch->t_max;
+    char table[sizeof(c->last_table)];
+    snprintf(table, sizeof(table), "%s", ch->table);
+    pm_counter_add(c->c_pending, n); /* before: the writer subtracts */
     if (sql_spool_push(&c->spool, ch) < 0) {
+        __atomic_fetch_sub(c->c_pending, n, __ATOMIC_RELAXED);
         c->host->log_limited(c->inst, PM_LOG_ERR, "sql-spool",
                              "spool full (sql_spool_entries %llu%s): "
                              "%llu rows dropped",
@@ -325,13 +333,12 @@ void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
         sql_chunk_free(ch);
         return;
     }
-    pm_counter_add(c->c_pending, n);
-    if (ch->recover) /* not in QN (as pmacct) nor the trigger's window */
+    if (recover) /* not in QN (as pmacct) nor the trigger's window */
         return;
     c->queued += n;
-    snprintf(c->last_table, sizeof(c->last_table), "%s", ch->table);
-    c->last_t_min = ch->t_min == UINT64_MAX ? 0 : ch->t_min;
-    c->last_t_max = ch->t_max;
+    memcpy(c->last_table, table, sizeof(table));
+    c->last_t_min = t_min == UINT64_MAX ? 0 : t_min;
+    c->last_t_max = t_max;
 }
 
 /* Walk part `part` of `nparts` of the cache into w's chunks (the parts
