@@ -55,6 +55,12 @@ struct my {
     char *lsql;        /* the LOAD DATA statement */
     unsigned char lskip[SQL_MAX_COLS]; /* column set once by its SET clause */
     int nskip;
+    /* bulk_chunk: the LOAD DATA's lines written from this chunk as the
+     * server reads them (inf_read) */
+    const struct sql_chunk *src;
+    size_t spos;   /* next value in src */
+    uint64_t srow; /* rows written */
+    int sncols, serr;
     size_t lcap, rpos; /* rpos: how much of mbuf the server has read */
     char *row;    /* one escaped row */
     size_t rcap;
@@ -134,11 +140,42 @@ static int inf_init(void **ptr, const char *name, void *ud)
     return 0;
 }
 
+static int load_row(struct my *m, const char *const *vals, const int *lens,
+                    int n);
+
+/* bulk_chunk: lines of m->src's next rows into mbuf until len bytes wait
+ * (or the rows end); -1 on a corrupt chunk or no memory (m->serr). */
+static int stream_rows(struct my *m, size_t len)
+{
+    const char *vals[SQL_MAX_COLS];
+    int lens[SQL_MAX_COLS];
+    if (m->rpos) { /* what the server has read is dropped */
+        memmove(m->mbuf, m->mbuf + m->rpos, m->mlen - m->rpos);
+        m->mlen -= m->rpos;
+        m->rpos = 0;
+    }
+    while (m->mlen < len && m->srow < m->src->nrows) {
+        for (int i = 0; i < m->sncols; i++)
+            if (!sql_chunk_next(m->src, &m->spos, &vals[i], &lens[i])) {
+                m->serr = -EINVAL;
+                return -1;
+            }
+        if (load_row(m, vals, lens, m->sncols) < 0) {
+            m->serr = -ENOMEM;
+            return -1;
+        }
+        m->srow++;
+    }
+    return 0;
+}
+
 static int inf_read(void *ptr, char *buf, unsigned int len)
 {
     struct my *m = ptr;
     if (!m->loading) /* a request outside our LOAD DATA: nothing */
         return 0;
+    if (m->src && stream_rows(m, len) < 0)
+        return -1;
     size_t n = m->mlen - m->rpos;
     if (n > len)
         n = len;
@@ -488,6 +525,68 @@ static int my_bulk_end(void *b, uint64_t *written, char *err, size_t errlen)
     return rc;
 }
 
+/* Every row of ch in one LOAD DATA LOCAL whose lines are written from the
+ * chunk as the server reads them (inf_read, a few kB at a time), so the
+ * server parses while the next lines are formatted, instead of waiting
+ * for the whole transaction's lines (~5 ms per 50,000 rows).  Without
+ * LOCAL INFILE (refused before): SQL_BULK_NOT_NOW, the writer takes the
+ * multi-row INSERT path. */
+static int my_bulk_chunk(void *b, const char *table, const struct sql_col *cols,
+                         int ncols, const struct sql_same *same,
+                         const struct sql_chunk *ch, uint64_t *written,
+                         char *err, size_t errlen)
+{
+    struct my *m = b;
+    *written = 0;
+    if (m->no_infile)
+        return SQL_BULK_NOT_NOW;
+    if (load_begin(m, table, cols, ncols, same) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return SQL_E_CONN;
+    }
+    m->src = ch;
+    m->spos = 0;
+    m->srow = 0;
+    m->sncols = ncols;
+    m->serr = 0;
+    m->mlen = m->rpos = 0;
+    m->loading = 1;
+    int q = mysql_real_query(m->conn, m->lsql, (unsigned long)strlen(m->lsql));
+    m->loading = 0;
+    m->src = NULL;
+    m->mlen = m->rpos = 0;
+    m->infile = 0;
+    if (m->serr) {
+        snprintf(err, errlen, "%s", m->serr == -ENOMEM ? "out of memory"
+                                                       : "corrupt spool chunk");
+        /* the server saw the data end early: whatever it stored is rolled
+         * back with the transaction */
+        return m->serr == -ENOMEM ? SQL_E_CONN : SQL_E_DATA;
+    }
+    if (q) {
+        unsigned e = mysql_errno(m->conn);
+        int rc = my_err(m, err, errlen);
+        if (e == ER_NOT_ALLOWED_COMMAND ||
+            e == ER_LOAD_INFILE_CAPABILITY_DISABLED) {
+            m->no_infile = 1; /* the rows stay spooled, retried as INSERTs */
+            PM_WARN(m->host, m->inst,
+                    "LOAD DATA LOCAL INFILE refused (%s): multi-row INSERTs "
+                    "from now on",
+                    err);
+            return SQL_E_CONN;
+        }
+        return rc;
+    }
+    if (m->srow != ch->nrows) { /* the server stopped reading early */
+        snprintf(err, errlen, "LOAD DATA read %llu of %llu rows",
+                 (unsigned long long)m->srow, (unsigned long long)ch->nrows);
+        return SQL_E_DATA;
+    }
+    my_ulonglong a = mysql_affected_rows(m->conn);
+    *written = a == (my_ulonglong)-1 ? 0 : (uint64_t)a;
+    return 0;
+}
+
 static int my_table_exists(void *b, const char *table, char *err,
                            size_t errlen)
 {
@@ -658,6 +757,7 @@ static const struct sql_backend my_backend = {
     .bulk_begin = my_bulk_begin,
     .bulk_row = my_bulk_row,
     .bulk_end = my_bulk_end,
+    .bulk_chunk = my_bulk_chunk,
     .lock_table = my_lock_table,
     .run_many = my_run_many,
 };

@@ -171,6 +171,7 @@ struct sql_config {
 #define SQL_E_CONN (-1) /* connection lost / unusable: retry later */
 #define SQL_E_DATA (-2) /* statement refused (constraint, type...) */
 #define SQL_E_DUP (-3)  /* unique violation on INSERT */
+#define SQL_BULK_NOT_NOW 1 /* bulk_chunk: use bulk_begin/row/end instead */
 
 enum sql_stmt {
     SQL_ST_UPDATE = 0,
@@ -181,6 +182,7 @@ enum sql_stmt {
 struct sql_col;
 
 struct sql_same;
+struct sql_chunk;
 
 struct sql_backend {
     const char *name;
@@ -224,6 +226,16 @@ struct sql_backend {
     int (*bulk_row)(void *b, const char *const *vals, const int *lens, int n,
                     char *err, size_t errlen);
     int (*bulk_end)(void *b, uint64_t *written, char *err, size_t errlen);
+    /* optional, used instead of bulk_begin/row/end when every row of a
+     * chunk is to be inserted (sql_dont_try_update): the chunk's rows in
+     * one statement, which the backend may stream from the chunk as the
+     * server reads them (mysql LOAD DATA LOCAL: the server parses while
+     * the next lines are written); *written = rows stored.  0, SQL_E_*,
+     * or SQL_BULK_NOT_NOW: not possible at the moment, use bulk_begin. */
+    int (*bulk_chunk)(void *b, const char *table, const struct sql_col *cols,
+                      int ncols, const struct sql_same *same,
+                      const struct sql_chunk *ch, uint64_t *written,
+                      char *err, size_t errlen);
     /* optional: sql_locking_style table, called right after BEGIN; the
      * backend releases the lock with COMMIT/ROLLBACK (exec). */
     int (*lock_table)(void *b, const char *table, char *err, size_t errlen);

@@ -257,6 +257,18 @@ static int write_chunk(struct sql_ctx *c, struct sql_link *k,
     if (c->cfg->locking_style == SQL_LOCK_TABLE && c->be->lock_table &&
         (rc = c->be->lock_table(b, ch->table, err, errlen)) < 0)
         goto fail;
+    if (bulk && c->cfg->dont_try_update && c->be->bulk_chunk) {
+        struct sql_same same;
+        rc = c->be->bulk_chunk(b, ch->table, c->cols, c->ncols,
+                               chunk_same(c, ch, &same), ch, &written, err,
+                               errlen);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            to_insert = ch->nrows;
+            goto check;
+        }
+    }
     if (bulk) {
         struct sql_same same;
         if ((rc = c->be->bulk_begin(b, ch->table, c->cols, c->ncols,
@@ -276,6 +288,7 @@ static int write_chunk(struct sql_ctx *c, struct sql_link *k,
         in_bulk = 0;
         if ((rc = c->be->bulk_end(b, &written, err, errlen)) < 0)
             goto fail;
+    check:
         if (written != to_insert) {
             snprintf(err, errlen, "bulk insert stored %llu of %llu rows",
                      (unsigned long long)written,

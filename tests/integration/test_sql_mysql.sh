@@ -169,6 +169,27 @@ lab_rows >"$T/l.got"
 cmp -s "$T/l.want2" "$T/l.got" || { diff "$T/l.want2" "$T/l.got" | head >&2; fail "second run: rows not updated"; }
 [ "$(my_q pmacct -e 'SELECT count(*) FROM acct')" = "${want%%|*}" ] || fail "acct changed"
 
+# 4b. sql_dont_try_update: each chunk's rows in one LOAD DATA whose lines
+# are written from the chunk as the server reads them: the same rows, the
+# same bins
+my_q pmacct -e "DELETE FROM acct_lab" || fail "delete"
+{ cat "$T/l.conf"; echo "sql_dont_try_update: true"; } >"$T/l3.conf"
+nload=$(grep -c "LOAD DATA LOCAL INFILE 'pmacct' INTO TABLE acct_lab" "$MYDIR/general.log")
+run_our_pmacctd "$T/l3.conf" || fail "mysql multi-values run, sql_dont_try_update"
+[ "$(grep -c "LOAD DATA LOCAL INFILE 'pmacct' INTO TABLE acct_lab" "$MYDIR/general.log")" -gt "$nload" ] ||
+    fail "dont_try_update: no LOAD DATA LOCAL INFILE in the general log"
+lab_rows >"$T/l.got"
+cmp -s "$T/l.want" "$T/l.got" || { diff "$T/l.want" "$T/l.got" | head >&2; fail "dont_try_update: rows differ from the print output"; }
+stamp_rows >"$T/s4b"
+cmp -s "$T/s4" "$T/s4b" || { diff "$T/s4" "$T/s4b" | head >&2; fail "dont_try_update: stamps differ"; }
+# a second run: every row is a duplicate, which LOAD DATA skips; the
+# writer sees fewer rows stored than sent and drops the chunk, as a
+# refused INSERT would: the table unchanged
+run_our_pmacctd "$T/l3.conf" || fail "mysql dont_try_update second run"
+lab_rows >"$T/l.got"
+cmp -s "$T/l.want" "$T/l.got" || fail "dont_try_update: duplicates changed the table"
+grep -q "bulk insert stored 0 of" "$T/l3.conf.log" || fail "dont_try_update: duplicates not reported"
+
 # 5. a server with local_infile off: said once, the rows kept and sent as
 # multi-row INSERTs, none longer than 300 bytes (a row alone may be)
 my_q -e "SET GLOBAL local_infile = 0" || fail "local_infile"
@@ -186,4 +207,10 @@ lab_rows >"$T/l.got"
 cmp -s "$T/l.want" "$T/l.got" || { diff "$T/l.want" "$T/l.got" | head >&2; fail "multi-values (INSERT) rows differ from the print output"; }
 stamp_rows >"$T/s5"
 cmp -s "$T/s4" "$T/s5" || { diff "$T/s4" "$T/s5" | head >&2; fail "LOAD DATA and INSERT stored different stamps"; }
+# the same with sql_dont_try_update: refused once, then multi-row INSERTs
+my_q pmacct -e "DELETE FROM acct_lab" || fail "delete"
+run_our_pmacctd "$T/l3.conf" || fail "mysql dont_try_update run, local_infile off"
+grep -q 'LOAD DATA LOCAL INFILE refused' "$T/l3.conf.log" || fail "dont_try_update: no word of the refused LOAD DATA"
+lab_rows >"$T/l.got"
+cmp -s "$T/l.want" "$T/l.got" || { diff "$T/l.want" "$T/l.got" | head >&2; fail "dont_try_update (INSERT) rows differ from the print output"; }
 exit 0
