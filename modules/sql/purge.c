@@ -400,7 +400,12 @@ static int walk_all(struct sql_ctx *c, uint64_t total)
             if (w0->pchunks[j]->recover == b->recover &&
                 !strcmp(w0->pchunks[j]->table, b->table))
                 a = w0->pchunks[j];
+        size_t apos = a ? a->len : 0;
         if (a && sql_chunk_add_raw(a, b->data, b->len) == 0) {
+            if (!a->split_row) { /* the first join: the halves' boundary */
+                a->split_pos = apos;
+                a->split_row = a->nrows;
+            }
             a->nrows += b->nrows;
             if (b->t_min < a->t_min)
                 a->t_min = b->t_min;

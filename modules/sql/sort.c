@@ -19,6 +19,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +296,62 @@ static unsigned sort_depth(size_t n)
     return depth;
 }
 
+/* Keys of rows [r0, r1) of a chunk, its values from byte pos on, into k
+ * (koff relative to k), with their sort prefixes in ord. */
+struct kjob {
+    const struct sql_ctx *c;
+    const struct sql_chunk *ch;
+    const int *keycol;
+    int nk, typed;
+    size_t pos;
+    uint64_t r0, r1;
+    struct kbuf k;
+    struct srow *rows;
+    struct sent *ord;
+    int rc;
+};
+
+/* Below this many rows per half, one thread keys the whole chunk. */
+#define SQL_SPLIT_KEYS 10000
+
+static void *kjob_run(void *arg)
+{
+    struct kjob *j = arg;
+    const char *vals[SQL_MAX_COLS];
+    int lens[SQL_MAX_COLS];
+    size_t pos = j->pos;
+    int ncols = j->c->ncols;
+    for (uint64_t r = j->r0; r < j->r1; r++) {
+        struct srow *w = &j->rows[r];
+        w->roff = pos;
+        w->koff = j->k.len;
+        for (int i = 0; i < ncols; i++)
+            if (!sql_chunk_next(j->ch, &pos, &vals[i], &lens[i])) {
+                j->rc = -EINVAL;
+                return NULL;
+            }
+        size_t room = 0;
+        for (int i = 0; i < j->nk; i++)
+            room += key_room(lens[j->keycol[i]]);
+        if (kreserve(&j->k, room) < 0) {
+            j->rc = -ENOMEM;
+            return NULL;
+        }
+        unsigned char *o = j->k.p + j->k.len, *k0 = o;
+        for (int i = 0; i < j->nk; i++)
+            o = key_put(o, vals[j->keycol[i]], lens[j->keycol[i]], j->typed);
+        j->k.len = (size_t)(o - j->k.p);
+        w->rlen = (uint32_t)(pos - w->roff);
+        w->klen = (uint32_t)(o - k0);
+        unsigned char pfx[PFX] = {0};
+        memcpy(pfx, k0, w->klen < PFX ? w->klen : PFX);
+        j->ord[r].p0 = be64(pfx);
+        j->ord[r].p1 = be64(pfx + 8);
+        j->ord[r].row = (uint32_t)r;
+    }
+    return NULL;
+}
+
 /* Queue ch's rows sorted, in pieces, and free ch; on error (-ENOMEM,
  * -EINVAL: corrupt chunk) ch is left to the caller holding the rows not
  * queued (all of them, or those left when a piece could not be built). */
@@ -306,9 +363,7 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
     struct sent *ord = NULL;
     unsigned char *done = NULL;
     int keycol[SQL_MAX_COLS], nk = 0, rc = -ENOMEM;
-    const char *vals[SQL_MAX_COLS];
-    int lens[SQL_MAX_COLS];
-    size_t pos = 0, *start = NULL;
+    size_t *start = NULL;
     unsigned nb, npieces = 0;
 
     if (ch->nrows > UINT32_MAX)
@@ -328,34 +383,38 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
     ord = malloc(ch->nrows * sizeof(*ord));
     if (!rows || !ord)
         goto out;
-    for (uint64_t r = 0; r < ch->nrows; r++) {
-        rows[r].roff = pos;
-        rows[r].koff = k.len;
-        for (int i = 0; i < c->ncols; i++)
-            if (!sql_chunk_next(ch, &pos, &vals[i], &lens[i])) {
-                rc = -EINVAL;
-                goto out;
-            }
-        size_t room = 0;
-        for (int i = 0; i < nk; i++)
-            room += key_room(lens[keycol[i]]);
-        if (kreserve(&k, room) < 0)
-            goto out;
-        unsigned char *o = k.p + k.len;
-        for (int i = 0; i < nk; i++)
-            o = key_put(o, vals[keycol[i]], lens[keycol[i]], typed);
-        k.len = (size_t)(o - k.p);
-        rows[r].rlen = (uint32_t)(pos - rows[r].roff);
-        rows[r].klen = (uint32_t)(k.len - rows[r].koff);
+    struct kjob j1 = {c, ch, keycol, nk, typed, 0, 0, ch->nrows, {0}, rows,
+                      ord, 0};
+    struct kjob j2 = j1;
+    pthread_t th;
+    int two = 0;
+    if (ch->split_row >= SQL_SPLIT_KEYS && ch->split_row < ch->nrows &&
+        ch->nrows - ch->split_row >= SQL_SPLIT_KEYS) {
+        /* the two halves of a two-thread walk: keyed by two threads */
+        j1.r1 = j2.r0 = ch->split_row;
+        j2.pos = ch->split_pos;
+        two = pthread_create(&th, NULL, kjob_run, &j2) == 0;
+        if (!two)
+            j1.r1 = ch->nrows;
     }
-    for (uint64_t r = 0; r < ch->nrows; r++) {
-        unsigned char pfx[PFX] = {0};
-        size_t n = rows[r].klen < PFX ? rows[r].klen : PFX;
-        memcpy(pfx, k.p + rows[r].koff, n);
-        ord[r].p0 = be64(pfx);
-        ord[r].p1 = be64(pfx + 8);
-        ord[r].row = (uint32_t)r;
+    kjob_run(&j1);
+    if (two)
+        pthread_join(th, NULL);
+    k = j1.k;
+    if (two && j1.rc == 0 && j2.rc == 0) { /* j2's keys after j1's */
+        if (kreserve(&k, j2.k.len) < 0)
+            j1.rc = -ENOMEM;
+        else {
+            memcpy(k.p + k.len, j2.k.p, j2.k.len);
+            for (uint64_t r = j2.r0; r < j2.r1; r++)
+                rows[r].koff += k.len;
+            k.len += j2.k.len;
+        }
     }
+    free(j2.k.p);
+    if ((rc = j1.rc ? j1.rc : two ? j2.rc : 0) < 0)
+        goto out;
+    rc = -ENOMEM;
     if (!(done = calloc((size_t)(ch->nrows + 7) / 8, 1)))
         goto out;
     struct sctx s = {k.p, rows};

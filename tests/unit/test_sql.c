@@ -390,6 +390,8 @@ static void test_sqlite_end_to_end(void **state)
     fakehost_reset();
 }
 
+static int pp_v6; /* pp_run_b: IPv6 sources 2001:db8:aaaa::x:y */
+
 /* One purge of n aggregates (src 10.a.b.c, `big` of them with 5000 bytes
  * and 3 packets, the others 100 bytes and 1 packet) through sqlite3 with
  * sql_preprocess `pp`; returns the instance's database handle. */
@@ -422,9 +424,13 @@ static sqlite3 *pp_run_b(const char *pp, const char *dbname,
     assert_int_equal(d->start(ctx), 0);
     struct pm_batch *b = fakehost_batch(1024);
     for (int i = 0; i < n; i++) {
-        char ip[32];
-        snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
-                 i & 255);
+        char ip[48];
+        if (pp_v6) /* keys longer than the sort's 16-byte prefixes */
+            snprintf(ip, sizeof(ip), "2001:db8:aaaa::%x:%x", i >> 16,
+                     i & 0xffff);
+        else
+            snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
+                     i & 255);
         fill(b, ip, "x", i < big ? 3 : 1, i < big ? 5000 : 100, 1700000000);
         if (b->n == 1000 || i == n - 1) {
             assert_int_equal(d->process(ctx, b), 0);
@@ -471,8 +477,9 @@ int __wrap_pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
 }
 
 /* A purge of 60,000 aggregates without sql_preprocess is walked by two
- * threads, each half of the cache (host cache_walk_part); every row is
- * stored once, with its counters, in key order across the halves; a
+ * threads, each half of the cache (host cache_walk_part), and keyed by two
+ * threads; every row is stored once, with its counters, in key order
+ * across the halves (also with keys longer than the sort's prefixes); a
  * purge with sql_preprocess, or of fewer than 20,000 aggregates, is
  * walked by one. */
 static void test_purge_two_walkers(void **state)
@@ -491,6 +498,19 @@ static void test_purge_two_walkers(void **state)
     assert_string_equal(out, "0\n");
     sqlite3_close(db);
     assert_int_equal(fakehost_counter_value("rows_dropped"), 0);
+    /* keys longer than the sort's prefixes: the order rests on the keys'
+     * tails, built by the two threads into one buffer */
+    pp_v6 = 1;
+    db = pp_run("", "two6.db", 60000, 0);
+    pp_v6 = 0;
+    query1(db, "SELECT count(*), count(DISTINCT ip_src) FROM acct_pp", out,
+           sizeof(out));
+    assert_string_equal(out, "60000|60000\n");
+    query1(db, "SELECT count(*) FROM acct_pp a JOIN acct_pp b "
+               "ON b.rowid = a.rowid + 1 WHERE b.ip_src < a.ip_src",
+           out, sizeof(out));
+    assert_string_equal(out, "0\n");
+    sqlite3_close(db);
     parts_walked = 0;
     sqlite3_close(pp_run("minb=1", "two_pp.db", 60000, 0));
     sqlite3_close(pp_run("", "two_small.db", 19999, 0));
