@@ -201,8 +201,8 @@ static int parse_ts(const char *v, int len, int64_t *out)
 }
 
 int pgbin_row(unsigned char *o, const int *kinds, const struct sql_col *cols,
-              const char *const *vals, const int *lens, int n, char *err,
-              size_t errlen)
+              const char *const *vals, const int *lens, int n,
+              const struct pgbin_pre *pre, char *err, size_t errlen)
 {
     unsigned char *start = o;
     put16(o, (unsigned)n);
@@ -211,6 +211,11 @@ int pgbin_row(unsigned char *o, const int *kinds, const struct sql_col *cols,
         const char *v = vals[i];
         int len = lens[i], bl = 0;
         int64_t x;
+        if (pre && pre->len[i] > 0) {
+            memcpy(o, pre->buf + pre->off[i], (size_t)pre->len[i]);
+            o += pre->len[i];
+            continue;
+        }
         if (!v) {
             put32(o, UINT32_MAX);
             o += 4;
@@ -276,4 +281,40 @@ size_t pgbin_row_max(const int *lens, const char *const *vals, int n)
     for (int i = 0; i < n; i++)
         need += 4 + (vals[i] ? (size_t)lens[i] + 24 : 0);
     return need;
+}
+
+int pgbin_pre_set(struct pgbin_pre *pre, const int *kinds,
+                  const struct sql_col *cols, int n,
+                  const struct sql_same *same)
+{
+    size_t need = 0, at = 0;
+    char e[8];
+    for (int i = 0; i < n; i++)
+        pre->len[i] = 0;
+    if (!same)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (same->is[i])
+            need += pgbin_row_max(&same->lens[i], &same->vals[i], 1);
+    if (need > pre->cap) {
+        unsigned char *b = realloc(pre->buf, need);
+        if (!b)
+            return -1;
+        pre->buf = b;
+        pre->cap = need;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!same->is[i])
+            continue;
+        /* one field: a one-column row without its 2-byte field count */
+        int l = pgbin_row(pre->buf + at, kinds + i, cols + i, &same->vals[i],
+                          &same->lens[i], 1, NULL, e, sizeof(e));
+        if (l <= 2)
+            continue; /* does not encode: left to each row (its error) */
+        memmove(pre->buf + at, pre->buf + at + 2, (size_t)l - 2);
+        pre->off[i] = (int)at;
+        pre->len[i] = l - 2;
+        at += (size_t)l - 2;
+    }
+    return 0;
 }

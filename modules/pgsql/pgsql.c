@@ -40,6 +40,7 @@ struct pg {
     char bin_table[256];
     int bin_ok;
     int kinds[SQL_MAX_COLS];
+    struct pgbin_pre pre; /* this COPY's constant fields */
     const struct sql_col *bcols;
 };
 
@@ -263,7 +264,6 @@ static int pg_bulk_begin(void *b, const char *table, const struct sql_col *cols,
                          int ncols, const struct sql_same *same, char *err,
                          size_t errlen)
 {
-    (void)same; /* COPY has no per-statement values: every row has all */
     struct pg *p = b;
     size_t cap = 128 + strlen(table) + (size_t)ncols * 40, len;
     char *sql = malloc(cap);
@@ -277,6 +277,14 @@ static int pg_bulk_begin(void *b, const char *table, const struct sql_col *cols,
         p->bcols = cols;
     }
     p->bin = p->bin_ok;
+    /* a binary COPY has no per-statement values: every row carries every
+     * field, but the constant ones are encoded once (MACs and times not
+     * parsed again per row) */
+    if (p->bin && pgbin_pre_set(&p->pre, p->kinds, cols, ncols, same) < 0) {
+        free(sql);
+        snprintf(err, errlen, "out of memory");
+        return SQL_E_CONN;
+    }
     len = (size_t)snprintf(sql, cap, "COPY %s (", table);
     for (int i = 0; i < ncols && len < cap; i++)
         len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "",
@@ -331,7 +339,7 @@ static int pg_bulk_row(void *b, const char *const *vals, const int *lens,
     }
     if (p->bin) {
         int l = pgbin_row((unsigned char *)p->cbuf + p->clen, p->kinds,
-                          p->bcols, vals, lens, n, err, errlen);
+                          p->bcols, vals, lens, n, &p->pre, err, errlen);
         if (l < 0)
             return SQL_E_DATA;
         p->clen += (size_t)l;
@@ -470,6 +478,7 @@ static void pg_close(void *b)
     struct pg *p = b;
     pg_disconnect(b);
     free(p->cbuf);
+    free(p->pre.buf);
     free(b);
 }
 
