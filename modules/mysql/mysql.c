@@ -390,6 +390,24 @@ static int load_row(struct my *m, const char *const *vals, const int *lens,
     return 0;
 }
 
+/* A LOAD DATA LOCAL the server refused: SQL_E_*.  When it refuses LOCAL
+ * INFILE itself (local_infile off), said once and multi-row INSERTs from
+ * then on: SQL_E_CONN, so that the rows stay spooled and are retried. */
+static int load_failed(struct my *m, char *err, size_t errlen)
+{
+    unsigned e = mysql_errno(m->conn);
+    int rc = my_err(m, err, errlen);
+    if (e == ER_NOT_ALLOWED_COMMAND || e == ER_LOAD_INFILE_CAPABILITY_DISABLED) {
+        m->no_infile = 1;
+        PM_WARN(m->host, m->inst,
+                "LOAD DATA LOCAL INFILE refused (%s): multi-row INSERTs from "
+                "now on",
+                err);
+        return SQL_E_CONN;
+    }
+    return rc;
+}
+
 static int load_end(struct my *m, uint64_t *written, char *err, size_t errlen)
 {
     *written = 0;
@@ -400,21 +418,8 @@ static int load_end(struct my *m, uint64_t *written, char *err, size_t errlen)
     m->loading = 0;
     m->mlen = 0;
     m->mrows = 0;
-    if (q) {
-        unsigned e = mysql_errno(m->conn);
-        int rc = my_err(m, err, errlen);
-        if (e == ER_NOT_ALLOWED_COMMAND ||
-            e == ER_LOAD_INFILE_CAPABILITY_DISABLED) {
-            /* retried (the rows stay spooled) with multi-row INSERTs */
-            m->no_infile = 1;
-            PM_WARN(m->host, m->inst,
-                    "LOAD DATA LOCAL INFILE refused (%s): multi-row INSERTs "
-                    "from now on",
-                    err);
-            return SQL_E_CONN;
-        }
-        return rc;
-    }
+    if (q)
+        return load_failed(m, err, errlen);
     my_ulonglong a = mysql_affected_rows(m->conn);
     *written = a == (my_ulonglong)-1 ? 0 : (uint64_t)a;
     return 0;
@@ -563,20 +568,8 @@ static int my_bulk_chunk(void *b, const char *table, const struct sql_col *cols,
          * back with the transaction */
         return m->serr == -ENOMEM ? SQL_E_CONN : SQL_E_DATA;
     }
-    if (q) {
-        unsigned e = mysql_errno(m->conn);
-        int rc = my_err(m, err, errlen);
-        if (e == ER_NOT_ALLOWED_COMMAND ||
-            e == ER_LOAD_INFILE_CAPABILITY_DISABLED) {
-            m->no_infile = 1; /* the rows stay spooled, retried as INSERTs */
-            PM_WARN(m->host, m->inst,
-                    "LOAD DATA LOCAL INFILE refused (%s): multi-row INSERTs "
-                    "from now on",
-                    err);
-            return SQL_E_CONN;
-        }
-        return rc;
-    }
+    if (q)
+        return load_failed(m, err, errlen);
     if (m->srow != ch->nrows) { /* the server stopped reading early */
         snprintf(err, errlen, "LOAD DATA read %llu of %llu rows",
                  (unsigned long long)m->srow, (unsigned long long)ch->nrows);
