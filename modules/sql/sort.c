@@ -352,9 +352,10 @@ static void *kjob_run(void *arg)
     return NULL;
 }
 
-/* Queue ch's rows sorted, in pieces, and free ch; on error (-ENOMEM,
- * -EINVAL: corrupt chunk) ch is left to the caller holding the rows not
- * queued (all of them, or those left when a piece could not be built). */
+/* Queue ch's rows (and its second's) sorted, in pieces, and free ch; on
+ * error (-ENOMEM, -EINVAL: corrupt chunk) ch (and its second) is left to
+ * the caller holding the rows not queued (all of them, or those left when
+ * a piece could not be built). */
 int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
 {
     int typed = (c->be->flags & SQL_BF_TYPED_ORDER) != 0;
@@ -366,7 +367,9 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
     size_t *start = NULL;
     unsigned nb, npieces = 0;
 
-    if (ch->nrows > UINT32_MAX)
+    struct sql_chunk *ch2 = ch->second; /* rows n1.. are its */
+    uint64_t n1 = ch->nrows, n = n1 + (ch2 ? ch2->nrows : 0);
+    if (n > UINT32_MAX)
         return -E2BIG;
     /* the key: the primary key's columns, less those one value in every
      * row (not aggregated; stamp_inserted of one bin) that would only
@@ -379,28 +382,33 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
         if (c->cols[i].kind == SQL_COL_STAMP_INSERTED &&
             ch->t_min != ch->t_max)
             keycol[nk++] = i;
-    rows = malloc(ch->nrows * sizeof(*rows));
-    ord = malloc(ch->nrows * sizeof(*ord));
+    rows = malloc(n * sizeof(*rows));
+    ord = malloc(n * sizeof(*ord));
     if (!rows || !ord)
         goto out;
-    struct kjob j1 = {c, ch, keycol, nk, typed, 0, 0, ch->nrows, {0}, rows,
-                      ord, 0};
-    struct kjob j2 = j1;
+    struct kjob j1 = {c, ch, keycol, nk, typed, 0, 0, n1, {0}, rows, ord, 0};
+    struct kjob j2 = {c, ch2, keycol, nk, typed, 0, n1, n, {0}, rows, ord, 0};
     pthread_t th;
     int two = 0;
-    if (ch->split_row >= SQL_SPLIT_KEYS && ch->split_row < ch->nrows &&
-        ch->nrows - ch->split_row >= SQL_SPLIT_KEYS) {
+    if (ch2 && n1 >= SQL_SPLIT_KEYS && n - n1 >= SQL_SPLIT_KEYS)
         /* the two halves of a two-thread walk: keyed by two threads */
-        j1.r1 = j2.r0 = ch->split_row;
-        j2.pos = ch->split_pos;
         two = pthread_create(&th, NULL, kjob_run, &j2) == 0;
-        if (!two)
-            j1.r1 = ch->nrows;
-    }
     kjob_run(&j1);
     if (two)
         pthread_join(th, NULL);
-    k = j1.k;
+    else if (ch2 && !j1.rc) { /* one thread for both: j2 after j1 */
+        j2.k = j1.k;
+        j1.k = (struct kbuf){0};
+        kjob_run(&j2);
+        k = j2.k;
+        j2.k = (struct kbuf){0};
+        if ((rc = j2.rc) < 0)
+            goto out;
+    }
+    if (!k.p)
+        k = j1.k;
+    else
+        free(j1.k.p);
     if (two && j1.rc == 0 && j2.rc == 0) { /* j2's keys after j1's */
         if (kreserve(&k, j2.k.len) < 0)
             j1.rc = -ENOMEM;
@@ -415,7 +423,7 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
     if ((rc = j1.rc ? j1.rc : two ? j2.rc : 0) < 0)
         goto out;
     rc = -ENOMEM;
-    if (!(done = calloc((size_t)(ch->nrows + 7) / 8, 1)))
+    if (!(done = calloc((size_t)(n + 7) / 8, 1)))
         goto out;
     struct sctx s = {k.p, rows};
     /* Sorted bucket by bucket (buckets are in key order), and the sorted
@@ -426,7 +434,7 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
      * built, the rows not yet queued are moved to the front of ch (in
      * place, no memory needed) and ch is left to the caller with them:
      * nothing lost or doubled. */
-    if (!(nb = bucketize(ord, ch->nrows, &start)))
+    if (!(nb = bucketize(ord, n, &start)))
         goto out;
     uint64_t r = 0;
     for (unsigned b = 0; b < nb; b++) {
@@ -444,7 +452,8 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
             p->t_max = ch->t_max;
             for (; r < start[b + 1] && p->nrows < want; r++) {
                 const struct srow *w = &rows[ord[r].row];
-                if (sql_chunk_add_raw(p, ch->data + w->roff, w->rlen) < 0) {
+                const char *base = ord[r].row < n1 ? ch->data : ch2->data;
+                if (sql_chunk_add_raw(p, base + w->roff, w->rlen) < 0) {
                     sql_chunk_free(p);
                     r = r0;
                     goto partial;
@@ -461,18 +470,23 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
     rc = 0;
     goto out;
 partial:
-    if (r) {
-        size_t wpos = 0;
-        uint64_t kept = 0;
-        for (uint64_t i = 0; i < ch->nrows; i++) {
-            if (done[i / 8] & (1u << (i % 8)))
+    if (r) { /* each half keeps its rows not queued, moved to its front */
+        for (int h = 0; h < 2; h++) {
+            struct sql_chunk *x = h ? ch2 : ch;
+            uint64_t from = h ? n1 : 0, to = h ? n : n1, kept = 0;
+            size_t wpos = 0;
+            if (!x)
                 continue;
-            memmove(ch->data + wpos, ch->data + rows[i].roff, rows[i].rlen);
-            wpos += rows[i].rlen;
-            kept++;
+            for (uint64_t i = from; i < to; i++) {
+                if (done[i / 8] & (1u << (i % 8)))
+                    continue;
+                memmove(x->data + wpos, x->data + rows[i].roff, rows[i].rlen);
+                wpos += rows[i].rlen;
+                kept++;
+            }
+            x->len = wpos;
+            x->nrows = kept;
         }
-        ch->len = wpos;
-        ch->nrows = kept;
     }
     rc = -ENOMEM;
 out:

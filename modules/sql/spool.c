@@ -41,6 +41,7 @@ void sql_chunk_free(struct sql_chunk *c)
         unlink(c->path);
         free(c->path);
     }
+    sql_chunk_free(c->second);
     free(c->table);
     free(c->data);
     free(c);

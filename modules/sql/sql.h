@@ -320,8 +320,10 @@ struct sql_chunk {
     int recover; /* filtered aggregates for sql_backup_host (recover=N) */
     unsigned char same[SQL_MAX_COLS]; /* 1: column i is one value in every
                                          row (set by sql_queue_chunk) */
-    size_t split_pos;   /* two-thread walk: where the second half's rows */
-    uint64_t split_row; /* begin (0: not split), keyed by two threads */
+    /* the other half of a two-thread walk (same table and destination),
+     * sorted with this chunk and owned by it; sql_queue_chunk queues it
+     * on its own */
+    struct sql_chunk *second;
     int on_disk; /* payload was spilled to a file (data freed) */
     char *path;
 };
