@@ -23,10 +23,16 @@
 #define PM_MODULE_DIR "/usr/local/lib/pmacct/modules"
 #endif
 
-/* Descriptor size required by each ABI minor of major 1. */
+/* Descriptor size required by each ABI minor of major 1 (one entry per
+ * minor up to PM_ABI_MINOR: the static assertion below keeps them in
+ * step). */
 static const uint32_t min_size_by_minor[] = {
     (uint32_t)sizeof(struct pm_module_desc), /* 1.0 */
+    (uint32_t)sizeof(struct pm_module_desc), /* 1.1: host cache_walk_part */
 };
+_Static_assert(sizeof(min_size_by_minor) / sizeof(min_size_by_minor[0]) ==
+                   PM_ABI_MINOR + 1,
+               "min_size_by_minor needs an entry for each ABI minor");
 
 const char *kind_name(uint32_t kind)
 {
