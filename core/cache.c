@@ -8,7 +8,7 @@
  * A batch is added in two passes (keys and hashes of every record first,
  * then the lookups in record order) so that records, table slots and
  * entries are prefetched before they are read.  The history parser is in
- * history.c.  One cache belongs to one output instance; not locked (the
+ * history.c, the walks in cache_walk.c, the layout in cache_int.h.  One cache belongs to one output instance; not locked (the
  * owner serialises calls).
  */
 #include <errno.h>
@@ -17,84 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "prim_int.h"
-
-#define SLAB_SHIFT 12
-#define SLAB_N (1u << SLAB_SHIFT)
-#define MAX_SEGS 64
-#define MAX_STRS 24
-
-struct seg {
-    uint16_t rec_off; /* where in the record */
-    uint16_t key_off; /* where in the key */
-    uint16_t len;
-    uint16_t alt_off; /* sum_* second pass: read from here instead */
-};
-
-struct strk {
-    uint16_t rec_off; /* pm_sref_t in the record */
-    uint16_t key_off; /* hash(8) + len(4) + arena off(4) in the key */
-};
-
-/* Entry header; the key follows (keylen bytes, 8-aligned). */
-struct entry {
-    uint64_t hash; /* 0: free slot */
-    uint64_t packets, bytes, flows;
-    pm_ts_t first, last;
-    uint64_t stamp;
-    uint32_t tcpflags; /* OR of the records' flags (tcpflags aggregated) */
-    uint32_t _pad;
-};
-
-struct pm_cache {
-    struct pm_cache_cfg cfg;
-    pm_pset_t present;
-    struct seg segs[MAX_SEGS];
-    uint32_t nsegs;
-    struct strk strs[MAX_STRS];
-    uint32_t nstrs;
-    uint32_t keylen; /* multiple of 8 */
-    uint32_t esize;  /* sizeof(struct entry) + keylen */
-    uint32_t sum_mode;
-    int sum_alt; /* segments have alt_off */
-    int or_tcpflags; /* tcpflags: accumulated, not part of the key */
-
-    uint8_t **slabs;
-    uint32_t nslabs, slabs_cap;
-    uint32_t nused;   /* entries handed out (high-water mark) */
-    uint32_t *freel;  /* free entry indices */
-    uint32_t nfree, freecap;
-    uint64_t count;
-
-    uint32_t *table; /* entry index + 1; 0 = empty */
-    uint32_t tmask;
-
-    char *arena;
-    size_t arena_len, arena_cap;
-
-    uint64_t overflows;
-
-    /* pmc_cache_add: the keys and hashes of a whole batch, built first so
-     * that the table slots and entries can be prefetched before use */
-    uint64_t *bkeys;
-    uint64_t *bhash;
-    uint32_t bcap; /* keys room (records x passes) */
-    /* cache lines of a record that accounting reads (key segments,
-     * counters, times): prefetched a few records ahead */
-    uint16_t pf_off[MAX_SEGS + 4];
-    uint32_t npf;
-};
-
-static inline struct entry *entry_at(const struct pm_cache *c, uint32_t i)
-{
-    return (struct entry *)(void *)(c->slabs[i >> SLAB_SHIFT] +
-                                    (size_t)(i & (SLAB_N - 1)) * c->esize);
-}
-
-static inline uint8_t *entry_key(struct entry *e)
-{
-    return (uint8_t *)(e + 1);
-}
+#include "cache_int.h"
 
 static inline uint64_t mix64(uint64_t h)
 {
@@ -319,7 +242,7 @@ static int grow_table(struct pm_cache *c)
     return 0;
 }
 
-static int rebuild_table(struct pm_cache *c)
+int pmc_cache_rebuild(struct pm_cache *c)
 {
     uint32_t i;
     memset(c->table, 0, ((size_t)c->tmask + 1) * sizeof(uint32_t));
@@ -700,117 +623,6 @@ int pmc_cache_add(struct pm_cache *c, const struct pm_batch *b)
         n++;
     }
     return n;
-}
-
-/* The row of entry e into *rec / *row (rec: a full record with the key's
- * primitives, row: counters, times, bin). */
-static void entry_row(const struct pm_cache *c, struct entry *e,
-                      struct pm_rec *rec, struct pm_row *row);
-
-int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud)
-{
-    struct pm_rec rec;
-    struct pm_row row;
-    uint32_t i;
-    int deleted = 0, rc = 0;
-
-    for (i = 0; i < c->nused; i++) {
-        struct entry *e = entry_at(c, i);
-        int ret;
-        if (!e->hash)
-            continue;
-        entry_row(c, e, &rec, &row);
-        ret = fn(ud, &row);
-        if (ret & PM_WALK_RESET) {
-            e->packets = e->bytes = e->flows = 0;
-            e->tcpflags = 0;
-        }
-        if (ret & PM_WALK_DELETE) {
-            if (c->nfree >= c->freecap) {
-                uint32_t ncap = c->freecap ? c->freecap * 2 : 64;
-                uint32_t *nf;
-                while (ncap < c->nfree + 1)
-                    ncap *= 2;
-                nf = realloc(c->freel, ncap * sizeof(*nf));
-                if (!nf) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                c->freel = nf;
-                c->freecap = ncap;
-            }
-            e->hash = 0;
-            c->freel[c->nfree++] = i;
-            c->count--;
-            deleted = 1;
-        }
-        if (ret & PM_WALK_STOP)
-            break;
-    }
-    if (deleted) {
-        if (c->count == 0) {
-            pmc_cache_clear(c);
-        } else {
-            rebuild_table(c);
-        }
-    }
-    return rc;
-}
-
-static void entry_row(const struct pm_cache *c, struct entry *e,
-                      struct pm_rec *rec, struct pm_row *row)
-{
-    const uint8_t *k = entry_key(e);
-    uint32_t j;
-    memset(rec, 0, sizeof(*rec));
-    rec->present = c->present;
-    rec->l3_off = rec->l4_off = rec->payload_off = 0xffff;
-    for (j = 0; j < c->nsegs; j++)
-        memcpy((uint8_t *)rec + c->segs[j].rec_off, k + c->segs[j].key_off,
-               c->segs[j].len);
-    for (j = 0; j < c->nstrs; j++) {
-        pm_sref_t s;
-        memcpy(&s.len, k + c->strs[j].key_off + 8, 4);
-        memcpy(&s.off, k + c->strs[j].key_off + 12, 4);
-        memcpy((uint8_t *)rec + c->strs[j].rec_off, &s, sizeof(s));
-    }
-    rec->packets = e->packets;
-    rec->bytes = e->bytes;
-    rec->flows = e->flows;
-    if (c->or_tcpflags)
-        rec->tcpflags = (uint8_t)e->tcpflags;
-    memset(row, 0, sizeof(*row));
-    row->rec = rec;
-    row->arena = c->arena;
-    row->packets = e->packets;
-    row->bytes = e->bytes;
-    row->flows = e->flows;
-    row->first = e->first;
-    row->last = e->last;
-    row->stamp_inserted = e->stamp;
-}
-
-/* Part `part` of `nparts` of the entries, read-only: the callback's
- * DELETE/RESET bits are ignored, only STOP is honoured; nothing of the
- * cache is written, so threads may walk different parts at once. */
-int pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
-                        uint32_t nparts, pm_walk_fn fn, void *ud)
-{
-    struct pm_rec rec;
-    struct pm_row row;
-    if (!nparts || part >= nparts)
-        return -EINVAL;
-    uint32_t from = (uint32_t)((uint64_t)c->nused * part / nparts);
-    uint32_t to = (uint32_t)((uint64_t)c->nused * (part + 1) / nparts);
-    for (uint32_t i = from; i < to; i++) {
-        struct entry *e = entry_at(c, i);
-        if (!e->hash)
-            continue;
-        entry_row(c, e, &rec, &row);
-        if (fn(ud, &row) & PM_WALK_STOP)
-            break;
-    }
-    return 0;
 }
 
 uint64_t pmc_cache_count(const struct pm_cache *c)

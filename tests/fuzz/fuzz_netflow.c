@@ -13,7 +13,7 @@
  *     $S/modules/netflow/nf_v5.c $S/modules/netflow/nf_v9.c \
  *     $S/modules/netflow/nf_tmpl.c $S/modules/netflow/nf_ie.c \
  *     $S/modules/common/udpin.c $S/tests/fakehost.c $S/core/batch.c \
- *     $S/core/prim.c $S/core/prim_table.c $S/core/render.c $S/core/cache.c \
+ *     $S/core/prim.c $S/core/prim_table.c $S/core/render.c $S/core/cache.c $S/core/cache_walk.c \
  *     $S/core/decode.c $S/core/optval.c -lpcap -lpthread -lm -o /tmp/fuzz_netflow
  *   /tmp/fuzz_netflow -max_total_time=300 $S/tests/fuzz/corpus/netflow
  *

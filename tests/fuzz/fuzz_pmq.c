@@ -12,7 +12,7 @@
  *     -I$S/modules/common/pmq $S/tests/fuzz/fuzz_pmq.c \
  *     $S/modules/memory/memory.c $S/modules/common/pmq/pmq_*.c \
  *     $S/tests/fakehost.c $S/core/batch.c \
- *     $S/core/prim.c $S/core/prim_table.c $S/core/render.c $S/core/cache.c \
+ *     $S/core/prim.c $S/core/prim_table.c $S/core/render.c $S/core/cache.c $S/core/cache_walk.c \
  *     $S/core/decode.c $S/core/frag.c $S/core/optval.c -lpthread -lm \
  *     -o /tmp/fuzz_pmq
  *   /tmp/fuzz_pmq -max_len=4096 $S/tests/fuzz/corpus/pmq

@@ -9,7 +9,7 @@
  *     $SRC/modules/sflow/sf_decode.c $SRC/modules/sflow/sf_ext.c \
  *     $SRC/modules/sflow/sf_counters.c $SRC/modules/common/udpin.c \
  *     $SRC/tests/fakehost.c $SRC/core/batch.c $SRC/core/prim.c \
- *     $SRC/core/prim_table.c $SRC/core/render.c $SRC/core/cache.c \
+ *     $SRC/core/prim_table.c $SRC/core/render.c $SRC/core/cache.c $SRC/core/cache_walk.c \
  *     $SRC/core/decode.c $SRC/core/optval.c -lpcap -lpthread -o fuzz_sflow
  *   ./fuzz_sflow -max_len=65535 $SRC/tests/fuzz/corpus/sflow
  *

@@ -10,7 +10,7 @@
  *     -I$SRC/sdk/include -I$SRC/core -I$SRC/tests \
  *     $SRC/tests/fuzz/fuzz_tunnel.c $SRC/modules/tunnel/tunnel.c \
  *     $SRC/tests/fakehost.c $SRC/core/batch.c $SRC/core/prim.c \
- *     $SRC/core/prim_table.c $SRC/core/render.c $SRC/core/cache.c \
+ *     $SRC/core/prim_table.c $SRC/core/render.c $SRC/core/cache.c $SRC/core/cache_walk.c \
  *     $SRC/core/decode.c $SRC/core/optval.c $SRC/core/frag.c \
  *     -lpthread -o fuzz_tunnel
  *   ./fuzz_tunnel -max_len=2048 $SRC/tests/fuzz/corpus/tunnel
