@@ -288,21 +288,6 @@ nomem:
     return PM_WALK_STOP;
 }
 
-/* Mark the columns one value in every row of ch, by how purge_row fills
- * them: a column not aggregated is its constant text, stamp_updated is
- * the purge's, stamp_inserted one bin when [t_min, t_max] is one.  A
- * chunk holds rows of one purge; a piece of it (sort.c) keeps its window,
- * so what holds for the chunk holds for the piece. */
-static void chunk_same(const struct sql_ctx *c, struct sql_chunk *ch)
-{
-    for (int i = 0; i < c->ncols; i++) {
-        int k = c->cols[i].kind;
-        ch->same[i] = (k == SQL_COL_PRIM && c->zero[i]) ||
-                      k == SQL_COL_STAMP_UPDATED ||
-                      (k == SQL_COL_STAMP_INSERTED && ch->t_min == ch->t_max);
-    }
-}
-
 /* Hand a finished chunk to the writer (or count its rows dropped). */
 void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
 {
@@ -313,7 +298,6 @@ void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch)
     }
     uint64_t n = ch->nrows;
     ch->stamp_updated = c->stamp_updated;
-    chunk_same(c, ch);
     if (!n) {
         sql_chunk_free(ch);
         return;
@@ -414,18 +398,17 @@ static int walk_all(struct sql_ctx *c, uint64_t total)
                 a->t_max = b->t_max;
             continue;
         }
-        struct sql_chunk *one = b;
         if (w0->npchunks == w0->cappchunks) {
             size_t nc = w0->cappchunks ? w0->cappchunks * 2 : 8;
             struct sql_chunk **n = realloc(w0->pchunks, nc * sizeof(*n));
             if (!n) { /* not even room to keep it: queue it as it is */
-                sql_queue_chunk(c, one);
+                sql_queue_chunk(c, b);
                 continue;
             }
             w0->pchunks = n;
             w0->cappchunks = nc;
         }
-        w0->pchunks[w0->npchunks++] = one;
+        w0->pchunks[w0->npchunks++] = b;
     }
     w1->npchunks = 0;
     return rc;

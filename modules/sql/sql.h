@@ -299,9 +299,8 @@ int sql_update_params(const struct sql_col *cols, int ncols, int *map);
 /* A chunk: rows of one table, values serialised as (u32 len, bytes), len
  * UINT32_MAX for NULL, ncols values per row. */
 /* Columns whose value is the same in every row of a chunk, known from how
- * the purge built it (columns not aggregated, stamp_updated, and
- * stamp_inserted when the rows share one bin): is[i] set, vals[i]/lens[i]
- * that value (vals[i] NULL: SQL NULL). */
+ * the purge built it (sql_col_same): is[i] set, vals[i]/lens[i] that value
+ * (vals[i] NULL: SQL NULL). */
 struct sql_same {
     unsigned char is[SQL_MAX_COLS];
     const char *vals[SQL_MAX_COLS];
@@ -318,8 +317,6 @@ struct sql_chunk {
     char *data;
     size_t len, cap;
     int recover; /* filtered aggregates for sql_backup_host (recover=N) */
-    unsigned char same[SQL_MAX_COLS]; /* 1: column i is one value in every
-                                         row (set by sql_queue_chunk) */
     /* the other half of a two-thread walk (same table and destination),
      * sorted with this chunk and owned by it; sql_queue_chunk queues it
      * on its own */

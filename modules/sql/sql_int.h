@@ -110,6 +110,19 @@ static inline size_t sql_piece_rows(unsigned k)
 {
     return k >= 3 ? SQL_CHUNK_ROWS : (size_t)SQL_FIRST_PIECE << k;
 }
+/* Whether column i holds one value in every row of ch, by how the purge
+ * fills it: a column not aggregated is its constant text (c->zero, set at
+ * init), stamp_updated is the purge's, stamp_inserted one bin when
+ * [t_min, t_max] is one.  A chunk holds rows of one purge; a piece of it
+ * (sort.c) keeps its window, so what holds for the chunk holds for the
+ * piece.  Reads only what init set: safe from the writer thread. */
+static inline int sql_col_same(const struct sql_ctx *c,
+                               const struct sql_chunk *ch, int i)
+{
+    int k = c->cols[i].kind;
+    return (k == SQL_COL_PRIM && c->zero[i]) || k == SQL_COL_STAMP_UPDATED ||
+           (k == SQL_COL_STAMP_INSERTED && ch->t_min == ch->t_max);
+}
 /* Rows per run_many call (pipelined statements). */
 #define SQL_GROUP 512
 
@@ -134,8 +147,9 @@ int sql_fast_init(struct sql_ctx *c);
 void sql_walkers_free(struct sql_ctx *c);
 /* sql.c: run sql_trigger_exec for the last purge */
 void sql_trigger_run(struct sql_ctx *c);
-/* sort.c: queue ch's rows in primary-key order, in pieces of
- * SQL_CHUNK_ROWS, and free ch; < 0: nothing queued, ch left to the caller */
+/* sort.c: queue ch's rows (and its second's) in primary-key order, in
+ * pieces (sql_piece_rows), and free ch; < 0: ch left to the caller with
+ * the rows not queued */
 int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch);
 
 /* The writer thread's body (arg: struct sql_ctx *). */

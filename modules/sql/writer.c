@@ -222,18 +222,18 @@ out:
     return rc;
 }
 
-/* The columns of ch that hold one value in every row (sql_queue_chunk
- * marked them) with that value, read from its first row; NULL when none. */
-static const struct sql_same *chunk_same(const struct sql_ctx *c,
-                                         const struct sql_chunk *ch,
-                                         struct sql_same *s)
+/* The columns of ch that hold one value in every row (sql_col_same) with
+ * that value, read from its first row; NULL when none. */
+static const struct sql_same *same_values(const struct sql_ctx *c,
+                                          const struct sql_chunk *ch,
+                                          struct sql_same *s)
 {
     size_t pos = 0;
     s->n = 0;
     for (int i = 0; i < c->ncols; i++) {
         if (!sql_chunk_next(ch, &pos, &s->vals[i], &s->lens[i]))
             return NULL;
-        s->is[i] = ch->same[i];
+        s->is[i] = (unsigned char)sql_col_same(c, ch, i);
         s->n += s->is[i];
     }
     return s->n ? s : NULL;
@@ -260,7 +260,7 @@ static int write_chunk(struct sql_ctx *c, struct sql_link *k,
     if (bulk && c->cfg->dont_try_update && c->be->bulk_chunk) {
         struct sql_same same;
         rc = c->be->bulk_chunk(b, ch->table, c->cols, c->ncols,
-                               chunk_same(c, ch, &same), ch, &written, err,
+                               same_values(c, ch, &same), ch, &written, err,
                                errlen);
         if (rc < 0)
             goto fail;
@@ -272,7 +272,7 @@ static int write_chunk(struct sql_ctx *c, struct sql_link *k,
     if (bulk) {
         struct sql_same same;
         if ((rc = c->be->bulk_begin(b, ch->table, c->cols, c->ncols,
-                                    chunk_same(c, ch, &same), err, errlen)) < 0)
+                                    same_values(c, ch, &same), err, errlen)) < 0)
             goto fail;
         in_bulk = 1;
     }
