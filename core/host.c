@@ -95,6 +95,8 @@ void pmd_host_fill(struct pmd *d, struct pm_host *h)
     h->cache_add = pmc_cache_add;
     h->cache_walk = pmc_cache_walk;
     h->cache_walk_part = pmc_cache_walk_part;
+    h->cache_walk_part_ref = pmc_cache_walk_part_ref;
+    h->cache_rows = pmc_cache_rows;
     h->cache_count = pmc_cache_count;
     h->cache_clear = pmc_cache_clear;
     h->cache_overflows = pmc_cache_overflows;

@@ -29,6 +29,8 @@
 static const uint32_t min_size_by_minor[] = {
     (uint32_t)sizeof(struct pm_module_desc), /* 1.0 */
     (uint32_t)sizeof(struct pm_module_desc), /* 1.1: host cache_walk_part */
+    (uint32_t)sizeof(struct pm_module_desc), /* 1.2: cache_walk_part_ref,
+                                                cache_rows */
 };
 _Static_assert(sizeof(min_size_by_minor) / sizeof(min_size_by_minor[0]) ==
                    PM_ABI_MINOR + 1,

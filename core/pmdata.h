@@ -89,6 +89,10 @@ extern __thread int pmc_batch_local;
 int pmc_cache_walk(struct pm_cache *c, pm_walk_fn fn, void *ud);
 int pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
                         uint32_t nparts, pm_walk_fn fn, void *ud);
+int pmc_cache_walk_part_ref(const struct pm_cache *c, uint32_t part,
+                            uint32_t nparts, pm_walk_ref_fn fn, void *ud);
+int pmc_cache_rows(const struct pm_cache *c, const uint64_t *refs, size_t n,
+                   pm_walk_fn fn, void *ud);
 uint64_t pmc_cache_count(const struct pm_cache *c);
 void pmc_cache_clear(struct pm_cache *c);
 uint64_t pmc_cache_overflows(const struct pm_cache *c);

@@ -141,6 +141,14 @@ static int parse_inet(const char *v, int len, int cidr, unsigned char *o,
     int bits = -1;
     if (len <= 0 || len >= (int)sizeof(t))
         return -1;
+    if (sql_ip4_parse(v, len, o + 4) == 0) { /* most: no inet_pton */
+        o[0] = 2;
+        o[1] = 32;
+        o[2] = (unsigned char)cidr;
+        o[3] = 4;
+        *olen = 8;
+        return 0;
+    }
     memcpy(t, v, (size_t)len);
     t[len] = 0;
     if ((slash = strchr(t, '/'))) {

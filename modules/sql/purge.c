@@ -24,8 +24,8 @@
 /* Text of aggregated primitive col of row as pmacct writes it to SQL: the
  * CSV form of the host's renderer (one column), counters stripped.
  * Columns not aggregated take their zero_text (c->zero) instead. */
-static int prim_text(struct sql_walker *w, const struct sql_col *col,
-                     const struct pm_row *row, const char **v, size_t *len)
+int sql_prim_text(struct sql_walker *w, const struct sql_col *col,
+                  const struct pm_row *row, const char **v, size_t *len)
 {
     struct sql_ctx *c = w->c;
     int id = col->prim;
@@ -81,7 +81,8 @@ static int prim_text(struct sql_walker *w, const struct sql_col *col,
 
 /* Primitives whose text is made of digits, letters, dots, colons, dashes,
  * slashes (addresses, numbers, names of protocols): never the separator
- * of the one-call rendering. */
+ * of the one-call rendering.  Those whose text reckey.c makes from the
+ * record are left to it. */
 static const char *const fast_prims[] = {
     "src_host",  "dst_host",    "src_net",     "dst_net",     "src_mac",
     "dst_mac",   "src_port",    "dst_port",    "proto",       "tos",
@@ -106,6 +107,8 @@ int sql_fast_init(struct sql_ctx *c)
                 : NULL;
         int ok = 0;
         c->fcol[i] = -1;
+        if (c->rkok[i])
+            continue; /* its text from the record (reckey.c) */
         for (int k = 0; pi && pi->name && fast_prims[k]; k++)
             if (!strcmp(pi->name, fast_prims[k]))
                 ok = 1;
@@ -188,15 +191,89 @@ static struct sql_chunk *chunk_for(struct sql_walker *w, const char *table,
     return ch;
 }
 
+/* Row's values as text at the end of ch (one more row); -ENOMEM with ch
+ * as it was. */
+int sql_row_text(struct sql_walker *w, struct sql_chunk *ch,
+                 const struct pm_row *row)
+{
+    struct sql_ctx *c = w->c;
+    char num[32];
+    size_t len0 = ch->len;
+    int rc = 0;
+    fast_row(w, row);
+    for (int i = 0; i < c->ncols && rc == 0; i++) {
+        const struct sql_col *col = &c->cols[i];
+        const char *v;
+        size_t len;
+        switch (col->kind) {
+        case SQL_COL_PRIM:
+            if (c->rkok[i]) {
+                char t[SQL_RECTEXT_MAX];
+                int n = sql_rectext(w, &c->rk[i], row, t);
+                if (n >= 0) {
+                    rc = sql_chunk_add(ch, t, (size_t)n);
+                    break;
+                }
+            }
+            if (w->fok && c->fcol[i] >= 0) {
+                rc = sql_chunk_add(ch, w->fv[c->fcol[i]], w->fl[c->fcol[i]]);
+                break;
+            }
+            if (c->zero[i]) {
+                rc = sql_chunk_add(ch, c->zero[i], c->zero_len[i]);
+                break;
+            }
+            rc = sql_prim_text(w, col, row, &v, &len);
+            if (rc == 0)
+                rc = sql_chunk_add(ch, v, len);
+            break;
+        case SQL_COL_PACKETS:
+        case SQL_COL_BYTES:
+        case SQL_COL_FLOWS:
+        {
+            uint64_t x = col->kind == SQL_COL_PACKETS ? row->packets
+                         : col->kind == SQL_COL_BYTES ? row->bytes
+                                                      : row->flows;
+            char *e = num + sizeof(num), *q = e; /* decimal, no printf */
+            do
+                *--q = (char)('0' + x % 10);
+            while ((x /= 10));
+            rc = sql_chunk_add(ch, q, (size_t)(e - q));
+            break;
+        }
+        case SQL_COL_STAMP_INSERTED:
+            if (row->stamp_inserted != w->ins_t) { /* bins repeat: cache */
+                w->ins_t = row->stamp_inserted;
+                sql_time_text(w->ins_t, w->ins_text, sizeof(w->ins_text));
+                w->ins_len = strlen(w->ins_text);
+            }
+            rc = sql_chunk_add(ch, w->ins_text, w->ins_len);
+            break;
+        case SQL_COL_STAMP_UPDATED:
+            rc = sql_chunk_add(ch, c->upd_text, c->upd_len);
+            break;
+        }
+    }
+    if (rc < 0) {
+        ch->len = len0;
+        return -ENOMEM;
+    }
+    ch->nrows++;
+    if (row->stamp_inserted < ch->t_min)
+        ch->t_min = row->stamp_inserted;
+    if (row->stamp_inserted > ch->t_max)
+        ch->t_max = row->stamp_inserted;
+    return 0;
+}
 
 static int purge_row(void *ud, const struct pm_row *row0)
 {
     struct sql_walker *w = ud;
     struct sql_ctx *c = w->c;
     struct pm_row row = *row0;
-    char table[256], num[32];
+    char table[256];
     const char *tname = c->table_default;
-    int rc = 0, pp = sql_pp_apply(c, &row);
+    int pp = sql_pp_apply(c, &row);
 
     if (pp) {
         pm_counter_add(c->c_filtered, 1);
@@ -217,61 +294,8 @@ static int purge_row(void *ud, const struct pm_row *row0)
         tname = table;
     }
     struct sql_chunk *ch = chunk_for(w, tname, pp == SQL_PP_RECOVER);
-    if (!ch)
+    if (!ch || sql_row_text(w, ch, &row) < 0)
         goto nomem;
-    fast_row(w, &row);
-    for (int i = 0; i < c->ncols && rc == 0; i++) {
-        const struct sql_col *col = &c->cols[i];
-        const char *v;
-        size_t len;
-        switch (col->kind) {
-        case SQL_COL_PRIM:
-            if (w->fok && c->fcol[i] >= 0) {
-                rc = sql_chunk_add(ch, w->fv[c->fcol[i]], w->fl[c->fcol[i]]);
-                break;
-            }
-            if (c->zero[i]) {
-                rc = sql_chunk_add(ch, c->zero[i], c->zero_len[i]);
-                break;
-            }
-            if (prim_text(w, col, &row, &v, &len) < 0)
-                goto nomem;
-            rc = sql_chunk_add(ch, v, len);
-            break;
-        case SQL_COL_PACKETS:
-        case SQL_COL_BYTES:
-        case SQL_COL_FLOWS:
-        {
-            uint64_t x = col->kind == SQL_COL_PACKETS ? row.packets
-                         : col->kind == SQL_COL_BYTES ? row.bytes
-                                                      : row.flows;
-            char *e = num + sizeof(num), *q = e; /* decimal, no printf */
-            do
-                *--q = (char)('0' + x % 10);
-            while ((x /= 10));
-            rc = sql_chunk_add(ch, q, (size_t)(e - q));
-            break;
-        }
-        case SQL_COL_STAMP_INSERTED:
-            if (row.stamp_inserted != w->ins_t) { /* bins repeat: cache */
-                w->ins_t = row.stamp_inserted;
-                sql_time_text(w->ins_t, w->ins_text, sizeof(w->ins_text));
-                w->ins_len = strlen(w->ins_text);
-            }
-            rc = sql_chunk_add(ch, w->ins_text, w->ins_len);
-            break;
-        case SQL_COL_STAMP_UPDATED:
-            rc = sql_chunk_add(ch, c->upd_text, c->upd_len);
-            break;
-        }
-    }
-    if (rc < 0)
-        goto nomem;
-    ch->nrows++;
-    if (row.stamp_inserted < ch->t_min)
-        ch->t_min = row.stamp_inserted;
-    if (row.stamp_inserted > ch->t_max)
-        ch->t_max = row.stamp_inserted;
     if (ch->nrows >= SQL_CHUNK_ROWS && !c->cfg->sort_rows) {
         /* big purges go in pieces: the writer starts on the first while
          * the walk goes on (each piece is one transaction) */
@@ -428,7 +452,8 @@ int sql_purge(struct sql_ctx *c)
     c->queued = 0;
     PM_INFO(c->host, c->inst, "*** Purging cache - START (PID: %d) ***",
             (int)getpid());
-    if (total && (rc = sql_pp_begin(c, total)) == 0)
+    if (total && (rc = sql_pp_begin(c, total)) == 0 &&
+        sql_defer_purge(c, total) != 0)
         rc = walk_all(c, total);
     for (size_t i = 0; i < w->npchunks; i++) {
         struct sql_chunk *ch = w->pchunks[i];

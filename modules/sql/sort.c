@@ -23,19 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sql_int.h"
+#include "sort_int.h"
 
-struct srow {
-    size_t koff, roff;
-    uint32_t klen, rlen;
-};
-
-struct kbuf {
-    unsigned char *p;
-    size_t len, cap;
-};
-
-static int kreserve(struct kbuf *k, size_t n)
+int sql_kreserve(struct kbuf *k, size_t n)
 {
     if (k->len + n > k->cap) {
         size_t nc = k->cap ? k->cap * 2 : 1 << 20;
@@ -50,27 +40,8 @@ static int kreserve(struct kbuf *k, size_t n)
     return 0;
 }
 
-/* Dotted-quad IPv4 text (as rendered: no leading zeros) into 4 bytes;
- * -1 when it is not one (then inet_pton decides). */
-static int ip4_parse(const char *v, int len, unsigned char *out)
-{
-    int i = 0;
-    for (int b = 0; b < 4; b++) {
-        unsigned x = 0;
-        int d = 0;
-        while (i < len && v[i] >= '0' && v[i] <= '9' && d < 3)
-            x = x * 10 + (unsigned)(v[i++] - '0'), d++;
-        if (!d || x > 255 || (d > 1 && v[i - d] == '0'))
-            return -1;
-        out[b] = (unsigned char)x;
-        if (b < 3 && (i >= len || v[i++] != '.'))
-            return -1;
-    }
-    return i == len ? 0 : -1;
-}
-
-/* Room for one value's key: what key_put writes at most. */
-static size_t key_room(int len)
+/* Room for one value's key: what sql_key_put writes at most. */
+size_t sql_key_room(int len)
 {
     return (size_t)(len > 16 ? len : 16) + 4;
 }
@@ -78,8 +49,8 @@ static size_t key_room(int len)
 /* Write one value's sort key at o (key_room(len) bytes free); returns the
  * end.  Per value: a class byte (0 NULL, 1 typed address or MAC, 2 number,
  * 3 text), then the bytes that order it. */
-static unsigned char *key_put(unsigned char *o, const char *v, int len,
-                              int typed)
+unsigned char *sql_key_put(unsigned char *o, const char *v, int len,
+                           int typed)
 {
     if (!v) {
         *o = 0;
@@ -99,7 +70,7 @@ static unsigned char *key_put(unsigned char *o, const char *v, int len,
     if (typed && len < 46) {
         char t[48];
         o[0] = 1;
-        if (ip4_parse(v, len, o + 2) == 0) {
+        if (sql_ip4_parse(v, len, o + 2) == 0) {
             o[1] = 4;
             return o + 6;
         }
@@ -124,26 +95,23 @@ static unsigned char *key_put(unsigned char *o, const char *v, int len,
     return o + 2 + len;
 }
 
-/* What is sorted: the first PFX bytes of the key inline, as two
- * big-endian words (compared as integers: the order of memcmp; most
- * comparisons end there), the row's index for the rest. */
-#define PFX 16
-struct sent {
-    uint64_t p0, p1;
-    uint32_t row;
-};
-
-struct sctx {
-    const unsigned char *keys;
-    const struct srow *rows;
-};
-
 static uint64_t be64(const unsigned char *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
     return v;
+}
+
+void sql_key_prefix(struct sent *e, const unsigned char *k, uint32_t klen,
+                    uint32_t row)
+{
+    unsigned char pfx[PFX] = {0};
+    memcpy(pfx, k, klen < PFX ? klen : PFX);
+    e->p0 = be64(pfx);
+    e->p1 = be64(pfx + 8);
+    e->row = row;
+    e->ref = 0;
 }
 
 static int cmp_rows(const struct sent *ea, const struct sent *eb,
@@ -157,7 +125,9 @@ static int cmp_rows(const struct sent *ea, const struct sent *eb,
     size_t n = x->klen < y->klen ? x->klen : y->klen;
     int r;
     if (n > PFX &&
-        (r = memcmp(s->keys + x->koff + PFX, s->keys + y->koff + PFX, n - PFX)))
+        (r = memcmp((ea->row < s->split ? s->keys : s->keys2) + x->koff + PFX,
+                    (eb->row < s->split ? s->keys : s->keys2) + y->koff + PFX,
+                    n - PFX)))
         return r;
     return x->klen < y->klen ? -1 : x->klen > y->klen;
 }
@@ -247,7 +217,7 @@ static void sort_ents(struct sent *a, size_t n, unsigned depth,
  * memory for start.  Sixteen bits rather than eight: text keys (mysql,
  * sqlite3) spend most of a byte on a digit's ten values, so eight bits
  * made ~10 buckets and the first piece waited for a 60,000-row sort. */
-static unsigned bucketize(struct sent *ord, size_t n, size_t **startp)
+unsigned sql_bucketize(struct sent *ord, size_t n, size_t **startp)
 {
     uint64_t lo = UINT64_MAX, hi = 0;
     unsigned shift = 0, nb = 1;
@@ -288,12 +258,12 @@ static unsigned bucketize(struct sent *ord, size_t n, size_t **startp)
     return nb;
 }
 
-static unsigned sort_depth(size_t n)
+void sql_sort_ents(struct sent *a, size_t n, const struct sctx *s)
 {
     unsigned depth = 0;
     for (size_t x = n; x; x >>= 1)
         depth += 2;
-    return depth;
+    sort_ents(a, n, depth, s);
 }
 
 /* Keys of rows [r0, r1) of a chunk, its values from byte pos on, into k
@@ -332,22 +302,19 @@ static void *kjob_run(void *arg)
             }
         size_t room = 0;
         for (int i = 0; i < j->nk; i++)
-            room += key_room(lens[j->keycol[i]]);
-        if (kreserve(&j->k, room) < 0) {
+            room += sql_key_room(lens[j->keycol[i]]);
+        if (sql_kreserve(&j->k, room) < 0) {
             j->rc = -ENOMEM;
             return NULL;
         }
         unsigned char *o = j->k.p + j->k.len, *k0 = o;
         for (int i = 0; i < j->nk; i++)
-            o = key_put(o, vals[j->keycol[i]], lens[j->keycol[i]], j->typed);
+            o = sql_key_put(o, vals[j->keycol[i]], lens[j->keycol[i]],
+                            j->typed);
         j->k.len = (size_t)(o - j->k.p);
         w->rlen = (uint32_t)(pos - w->roff);
         w->klen = (uint32_t)(o - k0);
-        unsigned char pfx[PFX] = {0};
-        memcpy(pfx, k0, w->klen < PFX ? w->klen : PFX);
-        j->ord[r].p0 = be64(pfx);
-        j->ord[r].p1 = be64(pfx + 8);
-        j->ord[r].row = (uint32_t)r;
+        sql_key_prefix(&j->ord[r], k0, w->klen, (uint32_t)r);
     }
     return NULL;
 }
@@ -359,7 +326,7 @@ static void *kjob_run(void *arg)
 int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
 {
     int typed = (c->be->flags & SQL_BF_TYPED_ORDER) != 0;
-    struct kbuf k = {0};
+    struct kbuf k = {0}, k2 = {0};
     struct srow *rows = NULL;
     struct sent *ord = NULL;
     unsigned char *done = NULL;
@@ -409,15 +376,9 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
         k = j1.k;
     else
         free(j1.k.p);
-    if (two && j1.rc == 0 && j2.rc == 0) { /* j2's keys after j1's */
-        if (kreserve(&k, j2.k.len) < 0)
-            j1.rc = -ENOMEM;
-        else {
-            memcpy(k.p + k.len, j2.k.p, j2.k.len);
-            for (uint64_t r = j2.r0; r < j2.r1; r++)
-                rows[r].koff += k.len;
-            k.len += j2.k.len;
-        }
+    if (two) { /* j2's keys stay in its buffer (struct sctx keys2) */
+        k2 = j2.k;
+        j2.k = (struct kbuf){0};
     }
     free(j2.k.p);
     if ((rc = j1.rc ? j1.rc : two ? j2.rc : 0) < 0)
@@ -425,7 +386,7 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
     rc = -ENOMEM;
     if (!(done = calloc((size_t)(n + 7) / 8, 1)))
         goto out;
-    struct sctx s = {k.p, rows};
+    struct sctx s = {k.p, k2.p, rows, two ? (uint32_t)n1 : (uint32_t)n};
     /* Sorted bucket by bucket (buckets are in key order), and the sorted
      * rows go in pieces (sql_piece_rows: 8192 rows, growing to
      * SQL_CHUNK_ROWS; one transaction each), each queued as soon as its
@@ -434,12 +395,12 @@ int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch)
      * queued are moved to the front of ch and of its second (in place, no
      * memory needed) and ch is left to the caller with them: nothing lost
      * or doubled. */
-    if (!(nb = bucketize(ord, n, &start)))
+    if (!(nb = sql_bucketize(ord, n, &start)))
         goto out;
     uint64_t r = 0;
     for (unsigned b = 0; b < nb; b++) {
         size_t bn = start[b + 1] - start[b], want;
-        sort_ents(ord + start[b], bn, sort_depth(bn), &s);
+        sql_sort_ents(ord + start[b], bn, &s);
         while (r < start[b + 1] &&
                (start[b + 1] - r >= (want = sql_piece_rows(npieces)) ||
                 b == nb - 1)) {
@@ -493,6 +454,7 @@ out:
     free(start);
     free(done);
     free(k.p);
+    free(k2.p);
     free(rows);
     free(ord);
     return rc;

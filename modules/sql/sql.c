@@ -204,6 +204,7 @@ int sql_init(const struct pm_host *host, const struct pm_instance *inst,
                          : NULL;
         c->zero_len[i] = c->zero[i] ? strlen(c->zero[i]) : 0;
     }
+    sql_reckey_init(c);
     if ((rc = sql_fast_init(c)) < 0)
         goto fail;
     rc = -EINVAL;

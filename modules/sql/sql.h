@@ -383,6 +383,9 @@ void sql_time_text(uint64_t t, char *out, size_t outlen);
 size_t sql_text_row_max(const char *const *vals, const int *lens, int n);
 char *sql_text_row(char *o, const char *const *vals, const int *lens, int n,
                    char delim, const char esc[256]);
+/* Dotted-quad IPv4 text as inet_pton(AF_INET) takes it (four decimal
+ * parts, 0-255, no leading zeros) into 4 bytes; -1 when it is not one. */
+int sql_ip4_parse(const char *v, int len, unsigned char *out);
 /* "x:x:x:x:x:x" (1 or 2 hex digits each) into 6 bytes; 0 or -1. */
 int sql_mac_parse(const char *v, int len, unsigned char *out);
 

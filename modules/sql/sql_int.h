@@ -25,6 +25,18 @@ struct sql_link {
     size_t nknown;
 };
 
+/* A column whose text and sort key are made from the record (reckey.c):
+ * where its value is in struct pm_rec, and its type (SQL_RK_*). */
+enum sql_rk_type {
+    SQL_RK_IP, SQL_RK_MAC, SQL_RK_U8, SQL_RK_U16, SQL_RK_U32, SQL_RK_U64,
+    SQL_RK_PROTO
+};
+struct sql_reckey {
+    const struct sql_col *col;
+    size_t off;
+    int type;
+};
+
 /* What one thread's walk of the cache uses (purge.c): the instance has
  * SQL_WALKERS of them, w[0] for the pipeline thread, w[1] for the helper
  * of a two-thread walk. */
@@ -38,6 +50,8 @@ struct sql_walker {
     const char *fv[SQL_MAX_COLS]; /* this row's fast values */
     size_t fl[SQL_MAX_COLS];
     int fok; /* this row's fast values are split */
+    char proto_text[256][16]; /* protocols' text, rendered once (reckey.c) */
+    unsigned char proto_len[256]; /* 0: not yet */
     struct sql_chunk **pchunks; /* the walk's chunks */
     size_t npchunks, cappchunks;
     uint64_t ins_t; /* last stamp_inserted seen and its text */
@@ -59,6 +73,10 @@ struct sql_ctx {
      * column i or -1) */
     int fcol[SQL_MAX_COLS];
     int nfast;
+    /* columns whose text and key are made from the record (reckey.c):
+     * rk[i] when rkok[i] */
+    struct sql_reckey rk[SQL_MAX_COLS];
+    int rkok[SQL_MAX_COLS];
     struct sql_col cols[SQL_MAX_COLS];
     int ncols;
     int history;
@@ -123,6 +141,16 @@ static inline int sql_col_same(const struct sql_ctx *c,
     return (k == SQL_COL_PRIM && c->zero[i]) || k == SQL_COL_STAMP_UPDATED ||
            (k == SQL_COL_STAMP_INSERTED && ch->t_min == ch->t_max);
 }
+/* reckey.c: values' text from the record, for the primitives it knows,
+ * as the host's CSV renderer writes it.  The columns of c it can do
+ * (c->rk, c->rkok; at init) */
+void sql_reckey_init(struct sql_ctx *c);
+/* Text of k's column of row into t (SQL_RECTEXT_MAX bytes): its length,
+ * or -1 when it must come from the renderer (sql_prim_text). */
+#define SQL_RECTEXT_MAX 64
+int sql_rectext(struct sql_walker *w, const struct sql_reckey *k,
+                const struct pm_row *row, char *t);
+
 /* Rows per run_many call (pipelined statements). */
 #define SQL_GROUP 512
 
@@ -143,6 +171,12 @@ double sql_pp_fsrc_threshold(double *x, size_t m, uint64_t n);
  * dropped); the purge; the one-call renderers (at init); freeing */
 void sql_queue_chunk(struct sql_ctx *c, struct sql_chunk *ch);
 int sql_purge(struct sql_ctx *c);
+/* Text of aggregated primitive col of row (w's renderers and buffer). */
+int sql_prim_text(struct sql_walker *w, const struct sql_col *col,
+                  const struct pm_row *row, const char **v, size_t *len);
+/* Row's values as text at the end of ch; -ENOMEM with ch as it was. */
+int sql_row_text(struct sql_walker *w, struct sql_chunk *ch,
+                 const struct pm_row *row);
 int sql_fast_init(struct sql_ctx *c);
 void sql_walkers_free(struct sql_ctx *c);
 /* sql.c: run sql_trigger_exec for the last purge */
@@ -151,6 +185,11 @@ void sql_trigger_run(struct sql_ctx *c);
  * pieces (sql_piece_rows), and free ch; < 0: ch left to the caller with
  * the rows not queued */
 int sql_sort_queue(struct sql_ctx *c, struct sql_chunk *ch);
+/* defer.c: the purge sorted by keys taken from the records, each row
+ * rendered in key order.  0: every aggregate queued (or counted
+ * dropped); 1: not taken (the purge walks and renders as before);
+ * nothing is queued then. */
+int sql_defer_purge(struct sql_ctx *c, uint64_t total);
 
 /* The writer thread's body (arg: struct sql_ctx *). */
 void *sql_writer_main(void *arg);

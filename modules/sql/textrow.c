@@ -1,7 +1,8 @@
 /*
  * textrow.c - small text helpers the SQL backends share: one row of
  * delimited text as PostgreSQL's COPY and MariaDB's LOAD DATA read it, and
- * the MAC address parser of the sort keys and pgsql's binary COPY.
+ * the IPv4 and MAC address parsers of the sort keys and pgsql's binary
+ * COPY.
  *
  * Threads: pure functions.
  */
@@ -40,6 +41,23 @@ char *sql_text_row(char *o, const char *const *vals, const int *lens, int n,
     }
     *o++ = '\n';
     return o;
+}
+
+int sql_ip4_parse(const char *v, int len, unsigned char *out)
+{
+    int i = 0;
+    for (int b = 0; b < 4; b++) {
+        unsigned x = 0;
+        int d = 0;
+        while (i < len && v[i] >= '0' && v[i] <= '9' && d < 3)
+            x = x * 10 + (unsigned)(v[i++] - '0'), d++;
+        if (!d || x > 255 || (d > 1 && v[i - d] == '0'))
+            return -1;
+        out[b] = (unsigned char)x;
+        if (b < 3 && (i >= len || v[i++] != '.'))
+            return -1;
+    }
+    return i == len ? 0 : -1;
 }
 
 static int hexv(char ch)

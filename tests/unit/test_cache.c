@@ -469,6 +469,93 @@ static void test_walk_part(void **st)
     fakehost_reset();
 }
 
+/* Refs taken by cache_walk_part_ref, by port. */
+struct refs {
+    uint64_t ref[1000];
+    int walked[1000];
+    int n;
+};
+
+static int take_ref(void *ud, const struct pm_row *row, uint64_t ref)
+{
+    struct refs *r = ud;
+    r->ref[row->rec->src_port] = ref;
+    r->walked[row->rec->src_port]++;
+    r->n++;
+    return PM_WALK_DELETE | PM_WALK_RESET; /* ignored */
+}
+
+/* Ports of the rows cache_rows gives, in order; stops after `stop`. */
+struct ports {
+    int port[1000];
+    uint64_t packets;
+    int n, stop;
+};
+
+static int take_port(void *ud, const struct pm_row *row)
+{
+    struct ports *p = ud;
+    p->port[p->n++] = row->rec->src_port;
+    p->packets += row->packets;
+    return p->n == p->stop ? PM_WALK_STOP : PM_WALK_NEXT;
+}
+
+/* cache_walk_part_ref tells each aggregate's ref (parts together: every
+ * one once); cache_rows gives the rows of refs back in the order asked
+ * (here by descending port, more than it reads ahead), with their
+ * records and counters, and stops when told; a ref that names no
+ * aggregate (past the end, or deleted) is skipped with -ENOENT. */
+static void test_rows_by_ref(void **st)
+{
+    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host,src_port");
+    struct pm_cache *c = pmc_cache_new(in, &(struct pm_cache_cfg){0});
+    struct pm_batch *b = fakehost_batch(1200);
+    static struct refs r;
+    static struct ports p;
+    static uint64_t want[1000];
+    struct acc a = {0};
+    (void)st;
+    for (int i = 0; i < 1000; i++)
+        add(b, 1, 2, (uint16_t)i, 1, 1);
+    assert_int_equal(pmc_cache_add(c, b), 1000);
+    a.ret = PM_WALK_DELETE | PM_WALK_STOP; /* delete the first one walked */
+    pmc_cache_walk(c, collect, &a);
+    memset(&r, 0, sizeof(r));
+    for (uint32_t part = 0; part < 3; part++)
+        assert_int_equal(pmc_cache_walk_part_ref(c, part, 3, take_ref, &r), 0);
+    assert_int_equal(r.n, 999);
+    assert_int_equal(pmc_cache_count(c), 999);
+    int n = 0;
+    for (int port = 999; port >= 0; port--) {
+        assert_true(r.walked[port] <= 1);
+        if (r.walked[port])
+            want[n++] = r.ref[port];
+    }
+    assert_int_equal(n, 999);
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(pmc_cache_rows(c, want, (size_t)n, take_port, &p), 0);
+    assert_int_equal(p.n, 999);
+    assert_int_equal(p.packets, 999);
+    for (int i = 1; i < p.n; i++)
+        assert_true(p.port[i] < p.port[i - 1]);
+    memset(&p, 0, sizeof(p));
+    p.stop = 10;
+    assert_int_equal(pmc_cache_rows(c, want, (size_t)n, take_port, &p), 0);
+    assert_int_equal(p.n, 10);
+    /* refs of no aggregate: skipped, the others given */
+    uint64_t bad[3] = {want[0], UINT64_MAX, want[1]};
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(pmc_cache_rows(c, bad, 3, take_port, &p), -ENOENT);
+    assert_int_equal(p.n, 2);
+    a = (struct acc){.ret = PM_WALK_DELETE | PM_WALK_STOP};
+    pmc_cache_walk(c, collect, &a); /* one more deleted: its ref too */
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(pmc_cache_rows(c, want, (size_t)n, take_port, &p), -ENOENT);
+    assert_int_equal(p.n, 998);
+    pmc_cache_free(c);
+    fakehost_reset();
+}
+
 static void test_speed(void **st)
 {
     struct pm_instance *in = fakehost_instance(
@@ -506,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_history_epoch),     cmocka_unit_test(test_strings),
         cmocka_unit_test(test_max_entries), cmocka_unit_test(test_walk_part),
+        cmocka_unit_test(test_rows_by_ref),
         cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,7 @@
 #include <pmacct/pm_module.h>
 
 #include "fakehost.h"
-#include "../modules/sql/sql_int.h"
+#include "../modules/sql/sort_int.h"
 
 double sql_pp_fsrc_threshold(double *x, size_t m, uint64_t n);
 
@@ -391,6 +391,7 @@ static void test_sqlite_end_to_end(void **state)
 }
 
 static int pp_v6; /* pp_run_b: IPv6 sources 2001:db8:aaaa::x:y */
+static int pp_label; /* pp_run_b: aggregate src_host, label (a string) */
 
 /* One purge of n aggregates (src 10.a.b.c, `big` of them with 5000 bytes
  * and 3 packets, the others 100 bytes and 1 packet) through sqlite3 with
@@ -404,13 +405,16 @@ static sqlite3 *pp_run_b(const char *pp, const char *dbname,
     snprintf(schema, sizeof(schema), "%s/pp.sql", tmpdir);
     FILE *f = fopen(schema, "w");
     assert_non_null(f);
-    fprintf(f, "CREATE TABLE acct_pp (ip_src CHAR(45) NOT NULL, packets INT "
+    fprintf(f, "CREATE TABLE acct_pp (ip_src CHAR(45) NOT NULL, %spackets INT "
                "NOT NULL, bytes BIGINT NOT NULL, flows INT NOT NULL DEFAULT 0, "
-               "PRIMARY KEY (ip_src));\n");
+               "PRIMARY KEY (ip_src%s));\n",
+            pp_label ? "label VARCHAR(255) NOT NULL, " : "",
+            pp_label ? ", label" : "");
     fclose(f);
     fakehost_reset();
     struct pm_instance *inst =
-        fakehost_instance("sqlite3", "pp", PM_KIND_OUTPUT, "src_host");
+        fakehost_instance("sqlite3", "pp", PM_KIND_OUTPUT,
+                          pp_label ? "src_host, label" : "src_host");
     char bpath[300];
     snprintf(bpath, sizeof(bpath), "%s/%s", tmpdir, backup ? backup : "");
     void *cfg = fakehost_config(d, inst, "sql_db", dbpath, "sql_table",
@@ -465,74 +469,200 @@ struct sql_chunk *__wrap_sql_chunk_new(const char *table)
     return __real_sql_chunk_new(table);
 }
 
-/* pmc_cache_walk_part wrapped (-Wl,--wrap): counts the parts walked. */
+/* pmc_cache_walk_part and pmc_cache_walk_part_ref wrapped (-Wl,--wrap):
+ * count the parts walked each way. */
 int __real_pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
                                uint32_t nparts, pm_walk_fn fn, void *ud);
 int __wrap_pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
                                uint32_t nparts, pm_walk_fn fn, void *ud);
-static int parts_walked;
+int __real_pmc_cache_walk_part_ref(const struct pm_cache *c, uint32_t part,
+                                   uint32_t nparts, pm_walk_ref_fn fn,
+                                   void *ud);
+int __wrap_pmc_cache_walk_part_ref(const struct pm_cache *c, uint32_t part,
+                                   uint32_t nparts, pm_walk_ref_fn fn,
+                                   void *ud);
+static int parts_walked, refs_walked;
 int __wrap_pmc_cache_walk_part(const struct pm_cache *c, uint32_t part,
                                uint32_t nparts, pm_walk_fn fn, void *ud)
 {
     __atomic_fetch_add(&parts_walked, 1, __ATOMIC_RELAXED);
     return __real_pmc_cache_walk_part(c, part, nparts, fn, ud);
 }
+int __wrap_pmc_cache_walk_part_ref(const struct pm_cache *c, uint32_t part,
+                                   uint32_t nparts, pm_walk_ref_fn fn,
+                                   void *ud)
+{
+    __atomic_fetch_add(&refs_walked, 1, __ATOMIC_RELAXED);
+    return __real_pmc_cache_walk_part_ref(c, part, nparts, fn, ud);
+}
+
+/* Rows of acct_pp out of key order (ip_src, then label when there). */
+static void assert_key_order(sqlite3 *db)
+{
+    char out[64];
+    query1(db, pp_label
+                   ? "SELECT count(*) FROM acct_pp a JOIN acct_pp b ON b.rowid "
+                     "= a.rowid + 1 WHERE b.ip_src < a.ip_src OR (b.ip_src "
+                     "= a.ip_src AND b.label < a.label)"
+                   : "SELECT count(*) FROM acct_pp a JOIN acct_pp b ON b.rowid "
+                     "= a.rowid + 1 WHERE b.ip_src < a.ip_src",
+           out, sizeof(out));
+    assert_string_equal(out, "0\n");
+}
+
+/* One sorted purge of 60,000 aggregates, a piece failing at the
+ * fail_at-th sql_chunk_new (0: none): every row once, with its counters,
+ * none dropped; in key order when nothing failed. */
+static void two_run(const char *name, int v6, int fail_at)
+{
+    char out[256];
+    chunk_calls = 0;
+    fail_chunk_at = fail_at;
+    pp_v6 = v6;
+    sqlite3 *db = pp_run("", name, 60000, v6 ? 0 : 1000);
+    pp_v6 = 0;
+    fail_chunk_at = 0;
+    query1(db, "SELECT count(*), count(DISTINCT ip_src), sum(packets), "
+               "sum(bytes) FROM acct_pp", out, sizeof(out));
+    assert_string_equal(out, v6 ? "60000|60000|60000|6000000\n"
+                                : "60000|60000|62000|10900000\n");
+    if (!fail_at)
+        assert_key_order(db);
+    sqlite3_close(db);
+    assert_int_equal(fakehost_counter_value("rows_dropped"), 0);
+}
 
 /* A purge of 60,000 aggregates without sql_preprocess is walked by two
- * threads, each half of the cache (host cache_walk_part), and keyed by two
- * threads; every row is stored once, with its counters, in key order
- * across the halves (also with keys longer than the sort's prefixes); a
- * purge with sql_preprocess, or of fewer than 20,000 aggregates, is
- * walked by one. */
+ * threads, each half of the cache.  Keyed from the records (src_host):
+ * through cache_walk_part_ref, each row rendered in key order (defer.c);
+ * with a key column that is not (label, a string): rendered by the two
+ * walkers (cache_walk_part), keyed by two threads (sort.c).  Either way
+ * every row is stored once, with its counters, in key order across the
+ * halves (also with keys longer than the sort's prefixes), and a piece
+ * that cannot be built leaves its rows and the rest to be written
+ * unsorted, none lost or doubled.  A purge with sql_preprocess is walked
+ * by one thread, rendering; one of fewer than 20,000 aggregates by one,
+ * by record keys. */
 static void test_purge_two_walkers(void **state)
 {
     (void)state;
-    char out[256];
-    parts_walked = 0;
-    sqlite3 *db = pp_run("", "two.db", 60000, 1000);
-    assert_int_equal(parts_walked, 2);
-    query1(db, "SELECT count(*), count(DISTINCT ip_src), sum(packets), "
-               "sum(bytes) FROM acct_pp", out, sizeof(out));
-    assert_string_equal(out, "60000|60000|62000|10900000\n");
-    query1(db, "SELECT count(*) FROM acct_pp a JOIN acct_pp b "
-               "ON b.rowid = a.rowid + 1 WHERE b.ip_src < a.ip_src",
-           out, sizeof(out));
-    assert_string_equal(out, "0\n");
-    sqlite3_close(db);
-    assert_int_equal(fakehost_counter_value("rows_dropped"), 0);
+    parts_walked = refs_walked = 0;
+    two_run("two.db", 0, 0);
+    assert_int_equal(refs_walked, 2);
+    assert_int_equal(parts_walked, 0);
     /* keys longer than the sort's prefixes: the order rests on the keys'
      * tails, built by the two threads into one buffer */
-    pp_v6 = 1;
-    db = pp_run("", "two6.db", 60000, 0);
-    pp_v6 = 0;
-    query1(db, "SELECT count(*), count(DISTINCT ip_src) FROM acct_pp", out,
-           sizeof(out));
-    assert_string_equal(out, "60000|60000\n");
-    query1(db, "SELECT count(*) FROM acct_pp a JOIN acct_pp b "
-               "ON b.rowid = a.rowid + 1 WHERE b.ip_src < a.ip_src",
-           out, sizeof(out));
-    assert_string_equal(out, "0\n");
-    sqlite3_close(db);
-    /* a piece that cannot be built (the 3rd sql_chunk_new after the two
-     * walkers' chunks): the rows not queued, of both halves, are written
-     * unsorted; every row once */
-    for (int at = 3; at <= 6; at++) {
+    two_run("two6.db", 1, 0);
+    /* the 1st to 4th piece cannot be built */
+    for (int at = 1; at <= 4; at++) {
         char name[32];
         snprintf(name, sizeof(name), "two_fail%d.db", at);
-        chunk_calls = 0;
-        fail_chunk_at = at;
-        db = pp_run("", name, 60000, 1000);
-        fail_chunk_at = 0;
-        query1(db, "SELECT count(*), count(DISTINCT ip_src), sum(packets), "
-                   "sum(bytes) FROM acct_pp", out, sizeof(out));
-        assert_string_equal(out, "60000|60000|62000|10900000\n");
-        sqlite3_close(db);
-        assert_int_equal(fakehost_counter_value("rows_dropped"), 0);
+        two_run(name, 0, at);
     }
-    parts_walked = 0;
+    pp_label = 1;
+    parts_walked = refs_walked = 0;
+    two_run("two_label.db", 0, 0);
+    assert_int_equal(parts_walked, 2);
+    assert_int_equal(refs_walked, 0);
+    two_run("two_label6.db", 1, 0);
+    /* a piece that cannot be built (the 3rd sql_chunk_new after the two
+     * walkers' chunks) */
+    for (int at = 3; at <= 6; at++) {
+        char name[32];
+        snprintf(name, sizeof(name), "two_lfail%d.db", at);
+        two_run(name, 0, at);
+    }
+    pp_label = 0;
+    parts_walked = refs_walked = 0;
     sqlite3_close(pp_run("minb=1", "two_pp.db", 60000, 0));
+    assert_int_equal(parts_walked + refs_walked, 0);
     sqlite3_close(pp_run("", "two_small.db", 19999, 0));
     assert_int_equal(parts_walked, 0);
+    assert_int_equal(refs_walked, 1);
+}
+
+/* reckey.c: for every primitive it makes text of from the record, that
+ * text is the host renderer's (sql_prim_text: CSV, one column), and the
+ * sort key it makes is sql_key_put's of that text, typed or not; over
+ * edge values and random ones, protocols with names and as numbers
+ * (sql_num_protos). */
+static void test_reckey_same(void **state)
+{
+    (void)state;
+    static struct sql_ctx c;
+    static struct sql_config cfg;
+    struct sql_backend be = {.name = "t"};
+    struct pm_rec rec;
+    struct pm_row row = {.rec = &rec};
+    uint64_t rng = 88172645463325252ull;
+    memset(&c, 0, sizeof(c));
+    c.host = fakehost();
+    c.cfg = &cfg;
+    c.be = &be;
+    for (int id = 0; id < PM_P_COUNT_BUILTIN; id++) {
+        c.cols[c.ncols].kind = SQL_COL_PRIM;
+        c.cols[c.ncols].prim = id;
+        c.cols[c.ncols].aggregated = 1;
+        c.ncols++;
+    }
+    sql_reckey_init(&c);
+    int known = 0;
+    for (int i = 0; i < c.ncols; i++)
+        known += c.rkok[i];
+    assert_int_equal(known, 24); /* every entry of reckey.c's table */
+    for (int numproto = 0; numproto < 2; numproto++) {
+        cfg.num_protos = numproto;
+        memset(c.w, 0, sizeof(c.w)); /* renderers and kept text anew */
+        c.w[0].c = &c;
+        struct sql_walker *w = &c.w[0];
+        for (int i = 0; i < c.ncols; i++) {
+            if (!c.rkok[i])
+                continue;
+            const struct sql_reckey *k = &c.rk[i];
+            for (int n = 0; n < 600; n++) {
+                memset(&rec, 0, sizeof(rec));
+                pm_rec_set(&rec, (unsigned)c.cols[i].prim);
+                uint8_t *f = (uint8_t *)&rec + k->off;
+                uint8_t raw[24];
+                for (int b = 0; b < 24; b++) {
+                    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                    raw[b] = (uint8_t)(n < 8 ? (n & 1 ? 0xff : 0)
+                                             : n < 16 ? n : rng);
+                }
+                if (k->type == SQL_RK_IP) { /* unset, IPv4, IPv6 */
+                    pm_ip_t ip = {0};
+                    ip.af = (uint8_t)(n % 3 == 0 ? 0 : n % 3 == 1 ? 4 : 6);
+                    memcpy(ip.a, raw, ip.af == 4 ? 4 : ip.af ? 16 : 0);
+                    if (n % 7 == 0 && ip.af == 6) /* ::ffff:a.b.c.d */
+                        memset(ip.a, 0, 10), ip.a[10] = ip.a[11] = 0xff;
+                    memcpy(f, &ip, sizeof(ip));
+                } else {
+                    memcpy(f, raw, k->type == SQL_RK_MAC ? 6 : 8);
+                }
+                const char *v;
+                size_t len;
+                char t[SQL_RECTEXT_MAX + 1];
+                assert_int_equal(sql_prim_text(w, &c.cols[i], &row, &v, &len), 0);
+                int tl = sql_rectext(w, k, &row, t);
+                assert_true(tl >= 0);
+                t[tl] = 0;
+                if ((size_t)tl != len || memcmp(t, v, len))
+                    fail_msg("%s: record text '%s', renderer '%.*s'",
+                             c.host->prim_info((unsigned)c.cols[i].prim)->name,
+                             t, (int)len, v);
+                for (int typed = 0; typed < 2; typed++) {
+                    unsigned char k1[64], k2[64];
+                    unsigned char *e1 = sql_reckey_put(w, k, &row, k1, typed);
+                    unsigned char *e2 = sql_key_put(k2, v, (int)len, typed);
+                    assert_non_null(e1);
+                    assert_true((size_t)(e1 - k1) <= sql_reckey_room(k, typed));
+                    assert_int_equal(e1 - k1, e2 - k2);
+                    assert_memory_equal(k1, k2, (size_t)(e2 - k2));
+                }
+            }
+        }
+        sql_walkers_free(&c);
+    }
 }
 
 /* A purge of 120,000 rows goes as sorted pieces (8192, 16384, 32768,
@@ -756,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_preprocess),
         cmocka_unit_test(test_sort_partial),
         cmocka_unit_test(test_purge_two_walkers),
+        cmocka_unit_test(test_reckey_same),
         cmocka_unit_test(test_sqlite_multi_values),
         cmocka_unit_test(test_sqlite_bad_config),
     };

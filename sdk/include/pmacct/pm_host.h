@@ -190,6 +190,9 @@ struct pm_cache_cfg {
 #define PM_WALK_RESET 4  /* zero this aggregate's counters */
 
 typedef int (*pm_walk_fn)(void *ud, const struct pm_row *row);
+/* A walk that also tells each aggregate's ref (cache_walk_part_ref). */
+typedef int (*pm_walk_ref_fn)(void *ud, const struct pm_row *row,
+                              uint64_t ref);
 
 /* Primitive description from the registry. */
 struct pm_prim_info {
@@ -445,6 +448,23 @@ struct pm_host {
      * the cache meanwhile.  Returns 0 or -EINVAL (part out of range). */
     int (*cache_walk_part)(const struct pm_cache *c, uint32_t part,
                            uint32_t nparts, pm_walk_fn fn, void *ud);
+
+    /* --- rows by reference (since 1.2) ----------------------------------
+     * cache_walk_part, also telling each aggregate's ref: a number that
+     * cache_rows turns back into that aggregate's row for as long as
+     * nothing changes the cache (no cache_add, no cache_walk, no
+     * cache_clear).  So a module may walk once taking only what it needs
+     * (a sort key, say), order the refs, then have the rows again when it
+     * writes them, in its own order.  Both read-only: threads may call
+     * them at once. */
+    int (*cache_walk_part_ref)(const struct pm_cache *c, uint32_t part,
+                               uint32_t nparts, pm_walk_ref_fn fn, void *ud);
+    /* The rows of refs[0..n), in that order, each passed to fn as a walk
+     * passes them (PM_WALK_STOP ends; the host reads ahead, so many refs
+     * at once cost less than one by one).  0, or -ENOENT when a ref names
+     * no aggregate (fn is not called for it, it is for the others). */
+    int (*cache_rows)(const struct pm_cache *c, const uint64_t *refs,
+                      size_t n, pm_walk_fn fn, void *ud);
 };
 
 /* Add to a counter from any thread. */

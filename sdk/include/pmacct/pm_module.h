@@ -24,7 +24,7 @@ extern "C" {
 
 #define PM_MODULE_MAGIC 0x504d4d31u /* "PMM1" */
 #define PM_ABI_MAJOR 1
-#define PM_ABI_MINOR 1
+#define PM_ABI_MINOR 2
 #define PM_ABI ((uint32_t)((PM_ABI_MAJOR << 16) | PM_ABI_MINOR))
 #define PM_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define PM_ABI_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
