@@ -66,13 +66,18 @@ static void t_bad_magic(void **s)
                    "0x504d4d31): rebuild it against pmacct-sdk 1.x");
 }
 
+/* The daemon's ABI minor as text (the refusals name it). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MINOR STR(PM_ABI_MINOR)
+
 static void t_bad_major(void **s)
 {
     (void)s;
     expect_refusal("tbadmajor",
                    "%s: module built against pmacct-sdk ABI 2.0, this daemon "
-                   "speaks ABI 1.1: rebuild the module against pmacct-sdk "
-                   "1.x (at most 1.1)");
+                   "speaks ABI 1." MINOR ": rebuild the module against "
+                   "pmacct-sdk 1.x (at most 1." MINOR ")");
 }
 
 static void t_new_minor(void **s)
@@ -80,8 +85,8 @@ static void t_new_minor(void **s)
     (void)s;
     expect_refusal("tnewminor",
                    "%s: module built against pmacct-sdk ABI 1.7, this daemon "
-                   "speaks ABI 1.1: rebuild the module against pmacct-sdk "
-                   "1.x (at most 1.1)");
+                   "speaks ABI 1." MINOR ": rebuild the module against "
+                   "pmacct-sdk 1.x (at most 1." MINOR ")");
 }
 
 static void t_no_symbol(void **s)
