@@ -428,25 +428,32 @@ static int mark(void *ud, const struct pm_row *row)
     return PM_WALK_DELETE | PM_WALK_RESET; /* ignored by cache_walk_part */
 }
 
+/* A cache of 1000 aggregates (src_port 0..999), then the first one
+ * walked deleted: 999 left, with a hole. */
+static struct pm_cache *cache_999(void)
+{
+    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host,src_port");
+    struct pm_cache *c = pmc_cache_new(in, &(struct pm_cache_cfg){0});
+    struct pm_batch *b = fakehost_batch(1200);
+    struct acc a = {.ret = PM_WALK_DELETE | PM_WALK_STOP};
+    for (int i = 0; i < 1000; i++)
+        add(b, 1, 2, (uint16_t)i, 1, 1);
+    assert_int_equal(pmc_cache_add(c, b), 1000);
+    pmc_cache_walk(c, collect, &a);
+    assert_int_equal(pmc_cache_count(c), 999);
+    return c;
+}
+
 /* cache_walk_part: the parts together visit every aggregate once (some
  * deleted before, so that holes are skipped), whatever the number of
  * parts; read-only (the DELETE/RESET bits ignored); a part out of range
  * is refused. */
 static void test_walk_part(void **st)
 {
-    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host,src_port");
-    struct pm_cache_cfg cfg = {0};
-    struct pm_cache *c = pmc_cache_new(in, &cfg);
-    struct pm_batch *b = fakehost_batch(1200);
+    struct pm_cache *c = cache_999();
     struct acc a = {0};
     static int seen[1000];
     (void)st;
-    for (int i = 0; i < 1000; i++)
-        add(b, 1, 2, (uint16_t)i, 1, 1);
-    assert_int_equal(pmc_cache_add(c, b), 1000);
-    a.ret = PM_WALK_DELETE | PM_WALK_STOP; /* delete the first one walked */
-    pmc_cache_walk(c, collect, &a);
-    assert_int_equal(pmc_cache_count(c), 999);
     for (uint32_t np = 1; np <= 7; np++) {
         int total = 0, twice = 0;
         memset(seen, 0, sizeof(seen));
@@ -507,19 +514,12 @@ static int take_port(void *ud, const struct pm_row *row)
  * aggregate (past the end, or deleted) is skipped with -ENOENT. */
 static void test_rows_by_ref(void **st)
 {
-    struct pm_instance *in = fakehost_instance("memory", "a", PM_KIND_OUTPUT, "src_host,src_port");
-    struct pm_cache *c = pmc_cache_new(in, &(struct pm_cache_cfg){0});
-    struct pm_batch *b = fakehost_batch(1200);
+    struct pm_cache *c = cache_999();
     static struct refs r;
     static struct ports p;
     static uint64_t want[1000];
-    struct acc a = {0};
+    struct acc a;
     (void)st;
-    for (int i = 0; i < 1000; i++)
-        add(b, 1, 2, (uint16_t)i, 1, 1);
-    assert_int_equal(pmc_cache_add(c, b), 1000);
-    a.ret = PM_WALK_DELETE | PM_WALK_STOP; /* delete the first one walked */
-    pmc_cache_walk(c, collect, &a);
     memset(&r, 0, sizeof(r));
     for (uint32_t part = 0; part < 3; part++)
         assert_int_equal(pmc_cache_walk_part_ref(c, part, 3, take_ref, &r), 0);
