@@ -2,7 +2,7 @@
  * reckey.c - values' text and sort keys made from the records (ours).  For
  * the primitives below, the text of a value is written from the record's
  * field without the host's renderer, as that renderer writes it in CSV
- * (test_sql's test_reckey_same checks each against it): numbers in
+ * (test_sql_layer's test_reckey_same checks each against it): numbers in
  * decimal, IPv4 as a dotted quad, IPv6 by inet_ntop, MACs in lower-case
  * hex, protocols rendered once per value by the host and kept.  The key
  * of a value is what sql_key_put makes of that text (for typed backends
