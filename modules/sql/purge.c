@@ -1,11 +1,14 @@
 /*
  * purge.c - the purge of the SQL output: the cache walked into chunks of
  * text rows (one per table name and destination), then sorted (sort.c)
- * and queued for the writer.  Values are rendered by the host's CSV
- * renderer: the primitives that cannot hold the separator in one call per
- * row, the others one by one.  With sql_sort_rows, a fixed table and no
- * sql_preprocess, two threads walk the two halves of the cache (host
- * cache_walk_part, ABI 1.1), each with its own walker state.
+ * and queued for the writer; or, when every key column's text can be made
+ * from the record, sorted first and rendered in key order (defer.c).
+ * Values' text: made from the record for the primitives reckey.c knows,
+ * else by the host's CSV renderer (the primitives that cannot hold the
+ * separator in one call per row, the others one by one).  With
+ * sql_sort_rows, a fixed table and no sql_preprocess, two threads walk the
+ * two halves of the cache (host cache_walk_part, ABI 1.1), each with its
+ * own walker state.
  *
  * Threads: the pipeline thread, and during a purge one helper thread that
  * touches only c->w[1] and reads the cache and the instance's settings.
