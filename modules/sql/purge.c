@@ -237,11 +237,7 @@ int sql_row_text(struct sql_walker *w, struct sql_chunk *ch,
             uint64_t x = col->kind == SQL_COL_PACKETS ? row->packets
                          : col->kind == SQL_COL_BYTES ? row->bytes
                                                       : row->flows;
-            char *e = num + sizeof(num), *q = e; /* decimal, no printf */
-            do
-                *--q = (char)('0' + x % 10);
-            while ((x /= 10));
-            rc = sql_chunk_add(ch, q, (size_t)(e - q));
+            rc = sql_chunk_add(ch, num, (size_t)sql_num_text(num, x));
             break;
         }
         case SQL_COL_STAMP_INSERTED:

@@ -91,11 +91,10 @@ size_t sql_reckey_room(const struct sql_reckey *k, int typed)
     case SQL_RK_U64: return 22;
     case SQL_RK_PROTO: return 42; /* [3] text (<= 40) [0] */
     }
-    return SQL_RECKEY_MAX;
+    return 47; /* not reached: the largest above */
 }
 
-/* Decimal digits of v into t; their count. */
-static int num_text(char *t, uint64_t v)
+int sql_num_text(char *t, uint64_t v)
 {
     char r[24];
     int k = 0;
@@ -165,7 +164,7 @@ int sql_rectext(struct sql_walker *w, const struct sql_reckey *k,
     case SQL_RK_U16:
     case SQL_RK_U32:
     case SQL_RK_U64:
-        return num_text(t, num_of(k, f));
+        return sql_num_text(t, num_of(k, f));
     case SQL_RK_PROTO: {
         unsigned p = f[0];
         if (!w->proto_len[p]) { /* its text once, by the renderer */
@@ -187,7 +186,7 @@ int sql_rectext(struct sql_walker *w, const struct sql_reckey *k,
 /* [2][len][digits], as sql_key_put keys a number. */
 static unsigned char *key_num(unsigned char *o, uint64_t v)
 {
-    int k = num_text((char *)o + 2, v);
+    int k = sql_num_text((char *)o + 2, v);
     o[0] = 2;
     o[1] = (unsigned char)k;
     return o + 2 + k;

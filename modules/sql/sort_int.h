@@ -59,8 +59,7 @@ unsigned sql_bucketize(struct sent *ord, size_t n, size_t **startp);
  * (aggregated primitives, schema order) into k: their count, or -1 when
  * one of them is not made from the record (c->rkok). */
 int sql_reckey_cols(const struct sql_ctx *c, struct sql_reckey *k);
-/* Most bytes sql_reckey_put writes: for any column, for k's. */
-#define SQL_RECKEY_MAX 48
+/* Most bytes sql_reckey_put writes for k's column. */
 size_t sql_reckey_room(const struct sql_reckey *k, int typed);
 /* The key of k's column of row at o (sql_reckey_room bytes free): the
  * bytes sql_key_put writes for the text the host renders; returns the

@@ -148,6 +148,8 @@ void sql_reckey_init(struct sql_ctx *c);
 /* Text of k's column of row into t (SQL_RECTEXT_MAX bytes): its length,
  * or -1 when it must come from the renderer (sql_prim_text). */
 #define SQL_RECTEXT_MAX 64
+/* Decimal digits of v into t (20 bytes at most, no NUL); their count. */
+int sql_num_text(char *t, uint64_t v);
 int sql_rectext(struct sql_walker *w, const struct sql_reckey *k,
                 const struct pm_row *row, char *t);
 
